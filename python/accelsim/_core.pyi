@@ -1,0 +1,92 @@
+"""Type stubs for the native module ``accelsim._core`` (hand-written; checked by mypy.stubtest).
+
+The native module only converts types, releases the GIL and maps errors. All timing lives in
+the Rust crate ``accelsim-core``; ``docs/timing.md`` defines every cycle it counts.
+"""
+
+from collections.abc import Sequence
+from typing import Any, Literal, final
+
+import numpy as np
+from numpy.typing import NDArray
+
+__version__: str
+
+# Errors are raised as the classes of ``accelsim.errors`` (imported by the native module on
+# first use), so they can derive from both ``AccelsimError`` and the matching builtin.
+
+DATAFLOWS: tuple[str, ...]
+ENGINES: tuple[str, ...]
+OS_DRAIN_EDGES: tuple[str, ...]
+
+@final
+class ArrayConfig:
+    """A validated, immutable description of the systolic array (see docs/timing.md)."""
+
+    def __init__(
+        self,
+        rows: int,
+        cols: int,
+        dataflow: str = "ws",
+        mac_latency: int = 1,
+        acc_latency: int = 1,
+        stationary_double_buffer: bool = True,
+        os_drain: str = "right",
+        os_output_double_buffer: bool = True,
+    ) -> None: ...
+    @property
+    def rows(self) -> int: ...
+    @property
+    def cols(self) -> int: ...
+    @property
+    def dataflow(self) -> Literal["ws", "os", "is"]: ...
+    @property
+    def mac_latency(self) -> int: ...
+    @property
+    def acc_latency(self) -> int: ...
+    @property
+    def stationary_double_buffer(self) -> bool: ...
+    @property
+    def os_drain(self) -> Literal["right", "bottom"]: ...
+    @property
+    def os_output_double_buffer(self) -> bool: ...
+    def to_dict(self) -> dict[str, Any]: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+def simulate_gemm(
+    m: int,
+    k: int,
+    n: int,
+    config: ArrayConfig,
+    engine: str = "fast",
+    a: NDArray[np.int8] | None = None,
+    b: NDArray[np.int8] | None = None,
+    groups: int = 1,
+) -> dict[str, Any]:
+    """Simulate ``groups`` independent GEMMs ``out[M,N] = A[M,K] @ B[K,N]`` back to back.
+
+    Returns a dict with the scalar statistics of ``stat_catalog()`` (``cycles``, ``macs``,
+    ``folds``, ``ifmap_reads``, ``filter_reads``, ``ofmap_writes``, ``pe_updates``), the per-fold
+    int64 arrays ``fold_group``, ``fold_m0``, ``fold_m``, ``fold_k0``, ``fold_k``, ``fold_n0``,
+    ``fold_n``, ``fold_start``, ``fold_stream_start``, ``fold_end`` and ``output``: the int32
+    product (shape ``(m, n)``, or ``(groups, m, n)`` when ``groups > 1``) when the ``pe`` engine
+    was given ``a`` and ``b`` (int8, shapes ``(m, k)`` and ``(k, n)``, with a leading ``groups``
+    axis when ``groups > 1``), else ``None``.
+    """
+
+def simulate_layers(
+    shapes: Sequence[tuple[int, int, int, int]],
+    config: ArrayConfig,
+    engine: str = "fast",
+) -> dict[str, NDArray[np.int64]]:
+    """Simulate a list of ``(m, k, n, groups)`` layers one after another.
+
+    Returns one int64 column per statistic of ``stat_catalog()``, each of length ``len(shapes)``.
+    """
+
+def closed_form_cycles(m: int, k: int, n: int, config: ArrayConfig, groups: int = 1) -> int:
+    """Total cycles from the closed-form model of docs/timing.md (the test oracle)."""
+
+def stat_catalog() -> list[tuple[str, str, str]]:
+    """Every statistic the engines report, as ``(name, unit, description)``."""

@@ -1,0 +1,89 @@
+//! The entry point: simulate one GEMM (a layer) with either engine.
+
+use crate::config::{ArrayConfig, Engine};
+use crate::error::{Error, Result};
+use crate::fast;
+use crate::gemm::{default_folds, Fold, Gemm};
+use crate::pe::{self, Operands};
+use crate::stats::GemmStats;
+use crate::timing::{FoldTiming, Readiness};
+
+/// One layer's result: statistics, and per-fold records when asked for.
+#[derive(Debug, Clone)]
+pub struct GemmResult {
+    pub stats: GemmStats,
+    /// The folds in issue order with their timing (empty unless `keep_folds`).
+    pub folds: Vec<(Fold, FoldTiming)>,
+    /// `groups x M x N` int32 results (only from the `pe` engine with operands).
+    pub output: Option<Vec<i32>>,
+}
+
+/// What to simulate and how.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub gemm: Gemm,
+    pub engine: Engine,
+    /// Operand values for the `pe` engine (`groups x M x K` and `groups x K x N`, int8).
+    pub operands: Option<Operands<'a>>,
+    pub keep_folds: bool,
+}
+
+fn check_operands(gemm: &Gemm, ops: &Operands<'_>) -> Result<()> {
+    let want_a = gemm.groups * gemm.m * gemm.k;
+    let want_b = gemm.groups * gemm.k * gemm.n;
+    if ops.a.len() as u64 != want_a {
+        return Err(Error::workload(
+            "a",
+            format!("has {} elements; expected groups*M*K = {want_a}", ops.a.len()),
+        ));
+    }
+    if ops.b.len() as u64 != want_b {
+        return Err(Error::workload(
+            "b",
+            format!("has {} elements; expected groups*K*N = {want_b}", ops.b.len()),
+        ));
+    }
+    Ok(())
+}
+
+/// Simulate `req.gemm` on `cfg` with operand readiness `ready`.
+pub fn simulate<R: Readiness>(cfg: &ArrayConfig, req: &Request<'_>, ready: &R) -> Result<GemmResult> {
+    let folds = default_folds(&req.gemm, cfg)?;
+    match req.engine {
+        Engine::Fast => {
+            if req.operands.is_some() {
+                return Err(Error::config(
+                    "engine",
+                    "operand values need the register-level engine; valid choice with operands: pe",
+                ));
+            }
+            let mut kept = Vec::new();
+            let stats = fast::run(cfg, &folds, ready, |_, f, t| {
+                if req.keep_folds {
+                    kept.push((*f, t));
+                }
+            });
+            Ok(GemmResult { stats, folds: kept, output: None })
+        }
+        Engine::Pe => {
+            let ops = match req.operands {
+                Some(ops) => {
+                    check_operands(&req.gemm, &ops)?;
+                    ops
+                }
+                None => Operands { a: &[], b: &[] },
+            };
+            let res = pe::run(cfg, &req.gemm, &folds, ops, ready)?;
+            let kept = if req.keep_folds {
+                folds.iter().copied().zip(res.timing.iter().copied()).collect()
+            } else {
+                Vec::new()
+            };
+            Ok(GemmResult {
+                stats: res.stats,
+                folds: kept,
+                output: req.operands.map(|_| res.output),
+            })
+        }
+    }
+}
