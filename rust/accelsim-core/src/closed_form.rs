@@ -33,30 +33,39 @@ pub fn total_cycles(gemm: &Gemm, cfg: &ArrayConfig) -> u64 {
             // Fold g's tile rows depend only on g mod nk.
             let rows_of = |res: u64| if res == nk - 1 { k_last } else { r };
             let lag = |k: u64| (k - 1) * (la - 1);
-            let (nk_i, f_i) = (nk as i128, folds as i128);
-            // S_{F-1}: the stream start of the last fold.
-            let mut s_last = rows_of(0);
-            if cfg.stationary_double_buffer() {
-                // S_1 = S_0 + max(V, K_1); S_g = S_{g-1} + max(V, lag(K_g) + K_g).
-                if folds >= 2 {
-                    s_last += v.max(rows_of(1 % nk));
+            let nk_i = nk as i128;
+            // S_idx: the stream start of fold idx, summed over residue classes of g mod nk.
+            let stream_start = |idx: u64| -> u64 {
+                let hi = idx as i128;
+                let mut s = rows_of(0);
+                if cfg.stationary_double_buffer() {
+                    // S_1 = S_0 + max(V, K_1); S_g = S_{g-1} + max(V, lag(K_g) + K_g).
+                    if idx >= 1 {
+                        s += v.max(rows_of(1 % nk));
+                    }
+                    for res in 0..nk {
+                        let kg = rows_of(res);
+                        s += count_residue(2, hi, res as i128, nk_i) * v.max(lag(kg) + kg);
+                    }
+                } else {
+                    // S_g = S_{g-1} + (V - 1) + lag(K_g) + K_g.
+                    for res in 0..nk {
+                        let kg = rows_of(res);
+                        s += count_residue(1, hi, res as i128, nk_i) * (v - 1 + lag(kg) + kg);
+                    }
                 }
-                for res in 0..nk {
-                    let n = count_residue(2, f_i - 1, res as i128, nk_i);
-                    let kg = rows_of(res);
-                    s_last += n * v.max(lag(kg) + kg);
-                }
-            } else {
-                // S_g = S_{g-1} + (V - 1) + lag(K_g) + K_g.
-                for res in 0..nk {
-                    let n = count_residue(1, f_i - 1, res as i128, nk_i);
-                    let kg = rows_of(res);
-                    s_last += n * (v - 1 + lag(kg) + kg);
-                }
+                s
+            };
+            // A fold ends when its last vector's sum, after mac_latency multiplier stages,
+            // has descended all R rows (acc_latency each) in its last tile column. The last
+            // fold may be narrower (ragged T); then the last full-width fold, the one before
+            // the last T tile's nk folds, can end later.
+            let end = |idx: u64, width: u64| stream_start(idx) + v - 1 + r * la + width - 1 + lm;
+            let mut last_end = end(folds - 1, t_last);
+            if t.div_ceil(c) >= 2 {
+                last_end = last_end.max(end(folds - 1 - nk, c));
             }
-            // The last fold streams V vectors; its last sum descends all R rows (acc_latency
-            // each) from its last tile column, after mac_latency multiplier stages.
-            s_last + v + r * la + t_last + lm - 1
+            last_end + 1
         }
         Dataflow::Os => {
             let (nm, nn) = (gemm.m.div_ceil(r), gemm.n.div_ceil(c));

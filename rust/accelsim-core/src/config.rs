@@ -218,7 +218,10 @@ mod tests {
         assert_eq!("WS".parse::<Dataflow>().unwrap(), Dataflow::Ws);
         assert_eq!(" is ".parse::<Dataflow>().unwrap(), Dataflow::Is);
         let err = "rs".parse::<Dataflow>().unwrap_err().to_string();
-        assert!(err.contains("'dataflow'") && err.contains("ws, os, is"), "{err}");
+        assert!(
+            err.contains("'dataflow'") && err.contains("ws, os, is"),
+            "{err}"
+        );
         let err = "left".parse::<DrainEdge>().unwrap_err().to_string();
         assert!(err.contains("right, bottom"), "{err}");
     }
@@ -226,13 +229,40 @@ mod tests {
     #[test]
     fn rejects_zero_and_out_of_range_fields() {
         for (field, p) in [
-            ("rows", ArrayParams { rows: 0, ..Default::default() }),
-            ("cols", ArrayParams { cols: 0, ..Default::default() }),
-            ("mac_latency", ArrayParams { mac_latency: 0, ..Default::default() }),
-            ("acc_latency", ArrayParams { acc_latency: 65, ..Default::default() }),
+            (
+                "rows",
+                ArrayParams {
+                    rows: 0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "cols",
+                ArrayParams {
+                    cols: 0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "mac_latency",
+                ArrayParams {
+                    mac_latency: 0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "acc_latency",
+                ArrayParams {
+                    acc_latency: 65,
+                    ..Default::default()
+                },
+            ),
         ] {
             let err = ArrayConfig::new(p).unwrap_err();
-            assert!(matches!(&err, Error::Config { field: f, .. } if f == field), "{err}");
+            assert!(
+                matches!(&err, Error::Config { field: f, .. } if f == field),
+                "{err}"
+            );
         }
     }
 }

@@ -35,8 +35,12 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Config { field, message } => write!(f, "invalid config field '{field}': {message}"),
-            Error::Workload { field, message } => write!(f, "invalid workload field '{field}': {message}"),
+            Error::Config { field, message } => {
+                write!(f, "invalid config field '{field}': {message}")
+            }
+            Error::Workload { field, message } => {
+                write!(f, "invalid workload field '{field}': {message}")
+            }
             Error::Simulation(message) => write!(f, "simulation failed: {message}"),
         }
     }

@@ -51,7 +51,15 @@ pub fn run<R: Readiness, S: FnMut(usize, &Fold, FoldTiming)>(
                 }
                 s = s.max(p + k);
                 let end = s + v - 1 + rows * la + (c - 1) + lm;
-                sink(i, f, FoldTiming { start: p, stream_start: s, end });
+                sink(
+                    i,
+                    f,
+                    FoldTiming {
+                        start: p,
+                        stream_start: s,
+                        end,
+                    },
+                );
                 first_start = first_start.min(p);
                 last_end = last_end.max(end);
                 st.stream_vectors += v;
@@ -93,7 +101,15 @@ pub fn run<R: Readiness, S: FnMut(usize, &Fold, FoldTiming)>(
                 }
                 let last_copy = s + to_first_final + skew;
                 let end = last_copy + d;
-                sink(i, f, FoldTiming { start: s, stream_start: s, end });
+                sink(
+                    i,
+                    f,
+                    FoldTiming {
+                        start: s,
+                        stream_start: s,
+                        end,
+                    },
+                );
                 first_start = first_start.min(s);
                 last_end = last_end.max(end);
                 st.stream_vectors += kv;

@@ -25,7 +25,9 @@ impl Gemm {
             if v == 0 || v > MAX_DIM {
                 return Err(Error::workload(
                     field,
-                    format!("{v} is out of range; GEMM dimensions must be integers from 1 to {MAX_DIM}"),
+                    format!(
+                        "{v} is out of range; GEMM dimensions must be integers from 1 to {MAX_DIM}"
+                    ),
                 ));
             }
         }
@@ -132,21 +134,45 @@ pub fn default_folds(gemm: &Gemm, cfg: &ArrayConfig) -> Result<Vec<Fold>> {
             Dataflow::Ws => {
                 for (n0, n) in tiles(gemm.n, c) {
                     for (k0, k) in tiles(gemm.k, r) {
-                        folds.push(Fold { group, m0: 0, m: gemm.m, k0, k, n0, n });
+                        folds.push(Fold {
+                            group,
+                            m0: 0,
+                            m: gemm.m,
+                            k0,
+                            k,
+                            n0,
+                            n,
+                        });
                     }
                 }
             }
             Dataflow::Is => {
                 for (m0, m) in tiles(gemm.m, c) {
                     for (k0, k) in tiles(gemm.k, r) {
-                        folds.push(Fold { group, m0, m, k0, k, n0: 0, n: gemm.n });
+                        folds.push(Fold {
+                            group,
+                            m0,
+                            m,
+                            k0,
+                            k,
+                            n0: 0,
+                            n: gemm.n,
+                        });
                     }
                 }
             }
             Dataflow::Os => {
                 for (m0, m) in tiles(gemm.m, r) {
                     for (n0, n) in tiles(gemm.n, c) {
-                        folds.push(Fold { group, m0, m, k0: 0, k: gemm.k, n0, n });
+                        folds.push(Fold {
+                            group,
+                            m0,
+                            m,
+                            k0: 0,
+                            k: gemm.k,
+                            n0,
+                            n,
+                        });
                     }
                 }
             }
@@ -179,6 +205,9 @@ mod tests {
     #[test]
     fn rejects_zero_dimensions() {
         let err = Gemm::new(4, 0, 4, 1).unwrap_err();
-        assert!(matches!(&err, Error::Workload { field, .. } if field == "k"), "{err}");
+        assert!(
+            matches!(&err, Error::Workload { field, .. } if field == "k"),
+            "{err}"
+        );
     }
 }

@@ -175,7 +175,8 @@ pub fn run<R: Readiness>(
 
 /// A generous bound on a run's length, so a controller bug ends in an error, not a hang.
 fn cycle_limit(cfg: &ArrayConfig, folds: &[Fold]) -> u64 {
-    let per = 4 * (cfg.rows() as u64 + cfg.cols() as u64 + 8)
+    let per = 4
+        * (cfg.rows() as u64 + cfg.cols() as u64 + 8)
         * (cfg.mac_latency() as u64 + cfg.acc_latency() as u64);
     folds
         .iter()
@@ -278,9 +279,20 @@ fn stationary<R: Readiness>(
                 }
                 let f = &folds[s];
                 let bank = if double { (s % 2) as u8 } else { 0 };
-                for (r, slot) in row_in.iter_mut().enumerate().take(shape[s].tile_rows as usize) {
+                for (r, slot) in row_in
+                    .iter_mut()
+                    .enumerate()
+                    .take(shape[s].tile_rows as usize)
+                {
                     let val = stream_val(f, stream_vec, r as u64);
-                    *slot = Some((Tagged { val, fold: s as u32, idx: stream_vec as u32 }, bank));
+                    *slot = Some((
+                        Tagged {
+                            val,
+                            fold: s as u32,
+                            idx: stream_vec as u32,
+                        },
+                        bank,
+                    ));
                     out.stats.ifmap_reads += (df == Dataflow::Ws) as u64;
                     out.stats.filter_reads += (df == Dataflow::Is) as u64;
                 }
@@ -312,8 +324,10 @@ fn stationary<R: Readiness>(
                     } else {
                         // Single bank: fold l-1's last vector must have entered.
                         l == 0 || {
-                            let done = stream_done_before[l - 1] || issued_last_vector == Some(l - 1);
-                            let last_vec = out.timing[l - 1].stream_start + shape[l - 1].vectors - 1;
+                            let done =
+                                stream_done_before[l - 1] || issued_last_vector == Some(l - 1);
+                            let last_vec =
+                                out.timing[l - 1].stream_start + shape[l - 1].vectors - 1;
                             done && t >= last_vec + bank_write_lag(k, la as u64)
                         }
                     });
@@ -323,9 +337,18 @@ fn stationary<R: Readiness>(
                 }
                 let f = &folds[l];
                 let bank = if double { (l % 2) as u8 } else { 0 };
-                for (c, slot) in col_in.iter_mut().enumerate().take(shape[l].tile_cols as usize) {
+                for (c, slot) in col_in
+                    .iter_mut()
+                    .enumerate()
+                    .take(shape[l].tile_cols as usize)
+                {
                     let val = stat_val(f, load_row, c as u64);
-                    *slot = Some(LoadWord { val, fold: l as u32, row: load_row as u32, bank });
+                    *slot = Some(LoadWord {
+                        val,
+                        fold: l as u32,
+                        row: load_row as u32,
+                        bank,
+                    });
                     out.stats.filter_reads += (df == Dataflow::Ws) as u64;
                     out.stats.ifmap_reads += (df == Dataflow::Is) as u64;
                 }
@@ -340,8 +363,8 @@ fn stationary<R: Readiness>(
 
         // ---- what the controller issued is in the first register stages during cycle t
         a_reg[0] = row_in[0];
-        for r in 1..rows {
-            skew.set_entry(r - 1, row_in[r]);
+        for (r, x) in row_in.iter().enumerate().skip(1) {
+            skew.set_entry(r - 1, *x);
         }
         for (c, w) in col_in.iter().enumerate() {
             lbus.set_entry(c, *w);
@@ -396,7 +419,10 @@ fn stationary<R: Readiness>(
                                 ps.fold, ps.idx, pr.fold, pr.idx
                             )));
                         }
-                        Some(Tagged { val: ps.val.wrapping_add(pr.val), ..ps })
+                        Some(Tagged {
+                            val: ps.val.wrapping_add(pr.val),
+                            ..ps
+                        })
                     }
                 };
                 add.shift(p, sum);
@@ -413,7 +439,10 @@ fn stationary<R: Readiness>(
                             )));
                         }
                         out.stats.macs += 1;
-                        Some(Tagged { val: op.val.wrapping_mul(wval[b][p]), ..op })
+                        Some(Tagged {
+                            val: op.val.wrapping_mul(wval[b][p]),
+                            ..op
+                        })
                     }
                     _ => None,
                 };
@@ -446,7 +475,9 @@ fn stationary<R: Readiness>(
     // (Operands may still be passing through columns the last tile does not use: that is
     // wiring, not work, and they fall off the far edge.)
     if skew.any() || mul.any() || add.any() {
-        return Err(hazard("work left in the array after the last output".into()));
+        return Err(hazard(
+            "work left in the array after the last output".into(),
+        ));
     }
     if lbus.any() || load_fold < nf || stream_fold < nf {
         return Err(hazard("controller did not issue every fold".into()));
@@ -550,14 +581,30 @@ fn output_stationary<R: Readiness>(
                     out.timing[s].stream_start = t;
                 }
                 let f = &folds[s];
-                for (r, slot) in row_in.iter_mut().enumerate().take(shape[s].tile_rows as usize) {
+                for (r, slot) in row_in
+                    .iter_mut()
+                    .enumerate()
+                    .take(shape[s].tile_rows as usize)
+                {
                     let val = ops.a(g, f.group, f.m0 + r as u64, f.k0 + stream_k);
-                    *slot = Some(Tagged { val, fold: s as u32, idx: stream_k as u32 });
+                    *slot = Some(Tagged {
+                        val,
+                        fold: s as u32,
+                        idx: stream_k as u32,
+                    });
                     out.stats.ifmap_reads += 1;
                 }
-                for (c, slot) in col_in.iter_mut().enumerate().take(shape[s].tile_cols as usize) {
+                for (c, slot) in col_in
+                    .iter_mut()
+                    .enumerate()
+                    .take(shape[s].tile_cols as usize)
+                {
                     let val = ops.b(g, f.group, f.k0 + stream_k, f.n0 + c as u64);
-                    *slot = Some(Tagged { val, fold: s as u32, idx: stream_k as u32 });
+                    *slot = Some(Tagged {
+                        val,
+                        fold: s as u32,
+                        idx: stream_k as u32,
+                    });
                     out.stats.filter_reads += 1;
                 }
                 out.stats.stream_vectors += 1;
@@ -574,11 +621,11 @@ fn output_stationary<R: Readiness>(
         // ---- what the controller issued is in the first register stages during cycle t
         a_reg[0] = row_in[0];
         b_reg[0] = col_in[0];
-        for r in 1..rows {
-            askew.set_entry(r - 1, row_in[r]);
+        for (r, x) in row_in.iter().enumerate().skip(1) {
+            askew.set_entry(r - 1, *x);
         }
-        for c in 1..cols {
-            bskew.set_entry(c - 1, col_in[c]);
+        for (c, x) in col_in.iter().enumerate().skip(1) {
+            bskew.set_entry(c - 1, *x);
         }
         // ---- drain: start the next queued drain if the chain is free
         if drain.is_none() {
@@ -595,17 +642,25 @@ fn output_stationary<R: Readiness>(
         if let Some((f, first)) = drain {
             shifting = true;
             let beat = t - first;
-            for e in 0..(if cfg.os_drain() == DrainEdge::Right { rows } else { cols }) {
+            for e in 0..(if cfg.os_drain() == DrainEdge::Right {
+                rows
+            } else {
+                cols
+            }) {
                 let p = match cfg.os_drain() {
                     DrainEdge::Right => e * cols + cols - 1,
                     DrainEdge::Bottom => (rows - 1) * cols + e,
                 };
                 if let Some(o) = oreg[p] {
                     if o.fold as usize != f {
-                        return Err(hazard(format!("drain of fold {f} carried a result of fold {}", o.fold)));
+                        return Err(hazard(format!(
+                            "drain of fold {f} carried a result of fold {}",
+                            o.fold
+                        )));
                     }
                     let fo = &folds[f];
-                    let idx = ((fo.group * g.m + fo.m0 + o.r as u64) * g.n + fo.n0 + o.c as u64) as usize;
+                    let idx =
+                        ((fo.group * g.m + fo.m0 + o.r as u64) * g.n + fo.n0 + o.c as u64) as usize;
                     out.output[idx] = o.val;
                     out.stats.ofmap_writes += 1;
                 }
@@ -650,7 +705,12 @@ fn output_stationary<R: Readiness>(
                                 "PE({r},{c}) final sum of fold {fi} found its output register busy"
                             )));
                         }
-                        oreg[p] = Some(Done { val: s.val, fold: s.fold, r: r as u32, c: c as u32 });
+                        oreg[p] = Some(Done {
+                            val: s.val,
+                            fold: s.fold,
+                            r: r as u32,
+                            c: c as u32,
+                        });
                         copies_left[fi] -= 1;
                         if copies_left[fi] == 0 {
                             last_copy[fi] = t;
@@ -663,9 +723,10 @@ fn output_stationary<R: Readiness>(
                     None => None,
                     Some(pr) if pr.idx == 0 => Some(pr),
                     Some(pr) => match acc {
-                        Some(s) if s.fold == pr.fold && s.idx + 1 == pr.idx => {
-                            Some(Tagged { val: s.val.wrapping_add(pr.val), ..pr })
-                        }
+                        Some(s) if s.fold == pr.fold && s.idx + 1 == pr.idx => Some(Tagged {
+                            val: s.val.wrapping_add(pr.val),
+                            ..pr
+                        }),
                         _ => {
                             return Err(hazard(format!(
                                 "PE({r},{c}) product of fold {} step {} found accumulator {:?}",
@@ -684,7 +745,10 @@ fn output_stationary<R: Readiness>(
                             )));
                         }
                         out.stats.macs += 1;
-                        Some(Tagged { val: x.val.wrapping_mul(y.val), ..x })
+                        Some(Tagged {
+                            val: x.val.wrapping_mul(y.val),
+                            ..x
+                        })
                     }
                     _ => None,
                 };
@@ -704,7 +768,9 @@ fn output_stationary<R: Readiness>(
         t += 1;
     }
     if askew.any() || bskew.any() || mul.any() || add.any() || oreg.iter().any(Option::is_some) {
-        return Err(hazard("values left in the array after the last drain".into()));
+        return Err(hazard(
+            "values left in the array after the last drain".into(),
+        ));
     }
     if stream_fold < nf {
         return Err(hazard("controller did not issue every fold".into()));

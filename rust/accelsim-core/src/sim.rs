@@ -34,20 +34,30 @@ fn check_operands(gemm: &Gemm, ops: &Operands<'_>) -> Result<()> {
     if ops.a.len() as u64 != want_a {
         return Err(Error::workload(
             "a",
-            format!("has {} elements; expected groups*M*K = {want_a}", ops.a.len()),
+            format!(
+                "has {} elements; expected groups*M*K = {want_a}",
+                ops.a.len()
+            ),
         ));
     }
     if ops.b.len() as u64 != want_b {
         return Err(Error::workload(
             "b",
-            format!("has {} elements; expected groups*K*N = {want_b}", ops.b.len()),
+            format!(
+                "has {} elements; expected groups*K*N = {want_b}",
+                ops.b.len()
+            ),
         ));
     }
     Ok(())
 }
 
 /// Simulate `req.gemm` on `cfg` with operand readiness `ready`.
-pub fn simulate<R: Readiness>(cfg: &ArrayConfig, req: &Request<'_>, ready: &R) -> Result<GemmResult> {
+pub fn simulate<R: Readiness>(
+    cfg: &ArrayConfig,
+    req: &Request<'_>,
+    ready: &R,
+) -> Result<GemmResult> {
     let folds = default_folds(&req.gemm, cfg)?;
     match req.engine {
         Engine::Fast => {
@@ -63,7 +73,11 @@ pub fn simulate<R: Readiness>(cfg: &ArrayConfig, req: &Request<'_>, ready: &R) -
                     kept.push((*f, t));
                 }
             });
-            Ok(GemmResult { stats, folds: kept, output: None })
+            Ok(GemmResult {
+                stats,
+                folds: kept,
+                output: None,
+            })
         }
         Engine::Pe => {
             let ops = match req.operands {
@@ -75,7 +89,11 @@ pub fn simulate<R: Readiness>(cfg: &ArrayConfig, req: &Request<'_>, ready: &R) -
             };
             let res = pe::run(cfg, &req.gemm, &folds, ops, ready)?;
             let kept = if req.keep_folds {
-                folds.iter().copied().zip(res.timing.iter().copied()).collect()
+                folds
+                    .iter()
+                    .copied()
+                    .zip(res.timing.iter().copied())
+                    .collect()
             } else {
                 Vec::new()
             };

@@ -47,7 +47,11 @@ mod tests {
 
     #[test]
     fn catalog_matches_values() {
-        let s = GemmStats { cycles: 3, macs: 7, ..Default::default() };
+        let s = GemmStats {
+            cycles: 3,
+            macs: 7,
+            ..Default::default()
+        };
         assert_eq!(GemmStats::CATALOG.len(), s.values().len());
         assert_eq!(GemmStats::CATALOG[0].0, "cycles");
         assert_eq!(s.values()[1], 7);

@@ -4,14 +4,17 @@
 
 use accelsim_core::pe::Operands;
 use accelsim_core::{
-    closed_form, simulate, ArrayConfig, ArrayParams, Dataflow, DrainEdge, Engine, Gemm, IdealMemory,
-    Request,
+    closed_form, simulate, ArrayConfig, ArrayParams, Dataflow, DrainEdge, Engine, Gemm,
+    IdealMemory, Request,
 };
 
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
     fn range(&mut self, lo: u64, hi: u64) -> u64 {
@@ -74,20 +77,38 @@ fn check(cfg: &ArrayConfig, g: Gemm, rng: &mut Lcg) {
     let b: Vec<i8> = (0..g.groups * g.k * g.n).map(|_| rng.i8()).collect();
     let pe = simulate(
         cfg,
-        &Request { gemm: g, engine: Engine::Pe, operands: Some(Operands { a: &a, b: &b }), keep_folds: true },
+        &Request {
+            gemm: g,
+            engine: Engine::Pe,
+            operands: Some(Operands { a: &a, b: &b }),
+            keep_folds: true,
+        },
         &IdealMemory,
     )
     .unwrap_or_else(|e| panic!("{cfg:?} {g:?}: {e}"));
     let fast = simulate(
         cfg,
-        &Request { gemm: g, engine: Engine::Fast, operands: None, keep_folds: true },
+        &Request {
+            gemm: g,
+            engine: Engine::Fast,
+            operands: None,
+            keep_folds: true,
+        },
         &IdealMemory,
     )
     .unwrap();
     assert_eq!(pe.stats, fast.stats, "stats differ: {cfg:?} {g:?}");
     assert_eq!(pe.folds, fast.folds, "fold timing differs: {cfg:?} {g:?}");
-    assert_eq!(closed_form::total_cycles(&g, cfg), fast.stats.cycles, "closed form: {cfg:?} {g:?}");
-    assert_eq!(pe.output.unwrap(), reference(&g, &a, &b), "output: {cfg:?} {g:?}");
+    assert_eq!(
+        closed_form::total_cycles(&g, cfg),
+        fast.stats.cycles,
+        "closed form: {cfg:?} {g:?}"
+    );
+    assert_eq!(
+        pe.output.unwrap(),
+        reference(&g, &a, &b),
+        "output: {cfg:?} {g:?}"
+    );
     assert_eq!(fast.stats.macs, g.macs());
     let bound = g.macs().div_ceil(cfg.pes());
     assert!(fast.stats.cycles >= bound);
@@ -99,7 +120,13 @@ fn engines_and_closed_form_agree_on_a_sweep() {
     for (rows, cols) in [(1, 1), (2, 2), (3, 5), (4, 4), (5, 2)] {
         for cfg in all_configs(rows, cols) {
             for _ in 0..6 {
-                let g = Gemm::new(rng.range(1, 13), rng.range(1, 13), rng.range(1, 13), rng.range(1, 2)).unwrap();
+                let g = Gemm::new(
+                    rng.range(1, 13),
+                    rng.range(1, 13),
+                    rng.range(1, 13),
+                    rng.range(1, 2),
+                )
+                .unwrap();
                 check(&cfg, g, &mut rng);
             }
         }
@@ -133,7 +160,12 @@ fn engines_agree_when_operands_arrive_late() {
             ready.stationary.push(t);
             ready.stream.push(t + rng.range(0, 20));
         }
-        let req = |engine| Request { gemm: g, engine, operands: None, keep_folds: true };
+        let req = |engine| Request {
+            gemm: g,
+            engine,
+            operands: None,
+            keep_folds: true,
+        };
         let pe = simulate(&cfg, &req(Engine::Pe), &ready).unwrap();
         let fast = simulate(&cfg, &req(Engine::Fast), &ready).unwrap();
         assert_eq!(pe.stats, fast.stats, "{cfg:?} {g:?}");

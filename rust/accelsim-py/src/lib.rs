@@ -38,13 +38,19 @@ fn parse<T: std::str::FromStr<Err = Error>>(s: &str) -> PyResult<T> {
 
 fn to_u32(field: &str, v: i64) -> PyResult<u32> {
     u32::try_from(v).map_err(|_| {
-        to_py(Error::config(field, format!("{v} is out of range; it must be a positive integer")))
+        to_py(Error::config(
+            field,
+            format!("{v} is out of range; it must be a positive integer"),
+        ))
     })
 }
 
 fn to_u64(field: &str, v: i64) -> PyResult<u64> {
     u64::try_from(v).map_err(|_| {
-        to_py(Error::workload(field, format!("{v} is out of range; it must be a positive integer")))
+        to_py(Error::workload(
+            field,
+            format!("{v} is out of range; it must be a positive integer"),
+        ))
     })
 }
 
@@ -142,16 +148,29 @@ impl ArrayConfig {
             c.dataflow(),
             c.mac_latency(),
             c.acc_latency(),
-            if c.stationary_double_buffer() { "True" } else { "False" },
+            if c.stationary_double_buffer() {
+                "True"
+            } else {
+                "False"
+            },
             c.os_drain(),
-            if c.os_output_double_buffer() { "True" } else { "False" },
+            if c.os_output_double_buffer() {
+                "True"
+            } else {
+                "False"
+            },
         )
     }
 }
 
 fn gemm_of(m: i64, k: i64, n: i64, groups: i64) -> PyResult<Gemm> {
-    Gemm::new(to_u64("m", m)?, to_u64("k", k)?, to_u64("n", n)?, to_u64("groups", groups)?)
-        .map_err(to_py)
+    Gemm::new(
+        to_u64("m", m)?,
+        to_u64("k", k)?,
+        to_u64("n", n)?,
+        to_u64("groups", groups)?,
+    )
+    .map_err(to_py)
 }
 
 fn set_stats(d: &Bound<'_, PyDict>, s: &GemmStats) -> PyResult<()> {
@@ -169,15 +188,22 @@ fn operand(
     rows: u64,
     cols: u64,
 ) -> PyResult<Vec<i8>> {
-    let want: Vec<usize> = if groups > 1 {
-        vec![groups as usize, rows as usize, cols as usize]
-    } else {
-        vec![rows as usize, cols as usize]
-    };
-    if arr.shape() != want.as_slice() {
+    // (rows, cols) for a single group, or (groups, rows, cols).
+    let want = [groups as usize, rows as usize, cols as usize];
+    let ok = arr.shape() == want.as_slice() || (groups == 1 && arr.shape() == &want[1..]);
+    if !ok {
         return Err(to_py(Error::workload(
             name,
-            format!("has shape {:?}; expected {:?}", arr.shape(), want),
+            if groups == 1 {
+                format!(
+                    "has shape {:?}; expected {:?} or {:?}",
+                    arr.shape(),
+                    &want[1..],
+                    want
+                )
+            } else {
+                format!("has shape {:?}; expected {:?}", arr.shape(), want)
+            },
         )));
     }
     Ok(arr.as_array().iter().copied().collect())
@@ -205,6 +231,12 @@ fn simulate_gemm<'py>(
         })?;
         operand(&arr, name, g.groups, r, c)
     };
+    // The output has a leading groups axis when the operands do (or groups > 1).
+    let grouped_shape = g.groups > 1
+        || a.as_ref()
+            .and_then(|x| x.getattr("ndim").ok())
+            .and_then(|d| d.extract::<usize>().ok())
+            == Some(3);
     let ops = match (&a, &b) {
         (None, None) => None,
         (Some(a), Some(b)) => Some((read(a, "a", g.m, g.k)?, read(b, "b", g.k, g.n)?)),
@@ -219,7 +251,16 @@ fn simulate_gemm<'py>(
     let res = py
         .detach(|| {
             let operands = ops.as_ref().map(|(a, b)| Operands { a, b });
-            simulate(&cfg, &Request { gemm: g, engine, operands, keep_folds: true }, &IdealMemory)
+            simulate(
+                &cfg,
+                &Request {
+                    gemm: g,
+                    engine,
+                    operands,
+                    keep_folds: true,
+                },
+                &IdealMemory,
+            )
         })
         .map_err(to_py)?;
 
@@ -246,7 +287,7 @@ fn simulate_gemm<'py>(
     match res.output {
         Some(out) => {
             let arr = out.into_pyarray(py);
-            let shape: Vec<usize> = if g.groups > 1 {
+            let shape: Vec<usize> = if grouped_shape {
                 vec![g.groups as usize, g.m as usize, g.n as usize]
             } else {
                 vec![g.m as usize, g.n as usize]
@@ -277,7 +318,12 @@ fn simulate_layers<'py>(
             gemms
                 .iter()
                 .map(|&gemm| {
-                    let req = Request { gemm, engine, operands: None, keep_folds: false };
+                    let req = Request {
+                        gemm,
+                        engine,
+                        operands: None,
+                        keep_folds: false,
+                    };
                     simulate(&cfg, &req, &IdealMemory).map(|r| r.stats)
                 })
                 .collect::<Result<Vec<_>, Error>>()
