@@ -162,3 +162,9 @@ fn deeper_pipelines_add_their_stages() {
     .unwrap();
     assert_eq!(run(&c, 1, 1, 1), (7, vec![(0, 1, 6)]));
 }
+
+#[test]
+fn two_by_two_full_tile_os() {
+    // docs/timing.md: pairs at 0 and 1, PE(1,1) final at 5, beats at 6 and 7: 8 cycles.
+    assert_eq!(run(&cfg(2, 2, Dataflow::Os, true), 2, 2, 2), (8, vec![(0, 0, 7)]));
+}

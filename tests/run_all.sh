@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Every check CI runs, in the order a failure is cheapest to see. Makes (or reuses) its own
+# virtualenv, builds and installs accelsim from this checkout, lints, tests, and smoke-runs the
+# CLI. Usage: bash tests/run_all.sh   (VENV=path to pick the virtualenv; default .venv)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+step() { printf '\n== %s\n' "$*"; }
+
+step "virtualenv $VENV"
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+# shellcheck disable=SC1091
+. "$VENV/bin/activate"
+python -m pip install -q --disable-pip-version-check maturin numpy rich pytest hypothesis ruff mypy
+
+step "cargo fmt --check"
+cargo fmt --all --check
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+step "cargo test (core crate: unit, hand-worked, engine-agreement tests)"
+cargo test -p accelsim-core --locked
+
+step "build and install accelsim (release)"
+python -m pip install -q --disable-pip-version-check --force-reinstall --no-deps .
+python -c "import accelsim, accelsim._core as c; print('accelsim', accelsim.__version__, 'native', c.__version__)"
+
+step "ruff"
+ruff check python tests bench
+ruff format --check python tests bench
+step "mypy"
+mypy
+step "stubtest (python/accelsim/_core.pyi against the built module)"
+python -m mypy.stubtest accelsim._core
+
+step "pytest (hypothesis profile ci)"
+HYPOTHESIS_PROFILE=ci python -m pytest -q -p no:cacheprovider
+
+step "CLI smoke run"
+out=$(mktemp -d)
+accelsim run resnet18 --pe 32x32 --json "$out/resnet18.json" --quiet
+python - "$out/resnet18.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert len(r["layers"]) == 21, len(r["layers"])
+assert r["total_macs"] == 1_814_073_344, r["total_macs"]
+assert r["total_cycles"] > 0
+print(f"resnet18 on 32x32: {len(r['layers'])} layers, {r['total_macs']:,} MACs, {r['total_cycles']:,} cycles")
+PY
+if accelsim run no-such-model --pe 32x32 2>"$out/err"; then
+  echo "an unknown model must fail"; exit 1
+fi
+grep -q "valid" "$out/err" && ! grep -q Traceback "$out/err"
+rm -rf "$out"
+step "all checks passed"
