@@ -53,10 +53,12 @@ def main() -> None:
     ap.add_argument("--pe-size", type=int, default=256, help="M=K=N of the pe-engine GEMM")
     args = ap.parse_args()
 
-    print(f"accelsim {accelsim.__version__} on {platform.machine()}, Python {platform.python_version()}")
+    machine, pyver = platform.machine(), platform.python_version()
+    print(f"accelsim {accelsim.__version__} on {machine}, Python {pyver}")
     print()
     print("ResNet-18 (21 layers, 1,814,073,344 MACs) on 32x32, fast engine")
-    print(f"{'dataflow':>8} {'cycles':>12} {'CLI wall s':>11} {'CLI peak MiB':>13} {'sim only ms':>12}")
+    head = ("dataflow", "cycles", "CLI wall s", "CLI peak MiB", "sim only ms")
+    print("{:>8} {:>12} {:>11} {:>13} {:>12}".format(*head))
     for df in DATAFLOWS:
         acc = accelsim.Accelerator(rows=32, cols=32, dataflow=df)
         result = accelsim.run("resnet18", acc)
@@ -68,7 +70,8 @@ def main() -> None:
         cli = [_cli_run(df) for _ in range(max(1, args.repeat // 2))]
         wall = min(w for w, _ in cli)
         rss = max(r for _, r in cli)
-        print(f"{df:>8} {result.total_cycles:>12,} {wall:>11.3f} {rss:>13.1f} {min(sim) * 1e3:>12.2f}")
+        sim_ms = min(sim) * 1e3
+        print(f"{df:>8} {result.total_cycles:>12,} {wall:>11.3f} {rss:>13.1f} {sim_ms:>12.2f}")
 
     print()
     n = args.pe_size

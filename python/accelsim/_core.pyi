@@ -10,6 +10,18 @@ from typing import Any, Literal, final
 import numpy as np
 from numpy.typing import NDArray
 
+__all__ = [
+    "DATAFLOWS",
+    "ENGINES",
+    "OS_DRAIN_EDGES",
+    "ArrayConfig",
+    "__version__",
+    "closed_form_cycles",
+    "simulate_gemm",
+    "simulate_layers",
+    "stat_catalog",
+]
+
 __version__: str
 
 # Errors are raised as the classes of ``accelsim.errors`` (imported by the native module on
@@ -23,8 +35,8 @@ OS_DRAIN_EDGES: tuple[str, ...]
 class ArrayConfig:
     """A validated, immutable description of the systolic array (see docs/timing.md)."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         rows: int,
         cols: int,
         dataflow: str = "ws",
@@ -33,7 +45,7 @@ class ArrayConfig:
         stationary_double_buffer: bool = True,
         os_drain: str = "right",
         os_output_double_buffer: bool = True,
-    ) -> None: ...
+    ) -> ArrayConfig: ...
     @property
     def rows(self) -> int: ...
     @property
@@ -51,7 +63,7 @@ class ArrayConfig:
     @property
     def os_output_double_buffer(self) -> bool: ...
     def to_dict(self) -> dict[str, Any]: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
 def simulate_gemm(
@@ -66,8 +78,12 @@ def simulate_gemm(
 ) -> dict[str, Any]:
     """Simulate ``groups`` independent GEMMs ``out[M,N] = A[M,K] @ B[K,N]`` back to back.
 
+    Releases the GIL; Ctrl-C (any pending signal) stops the run within a few thousand cycles
+    and raises ``KeyboardInterrupt``.
+
     Returns a dict with the scalar statistics of ``stat_catalog()`` (``cycles``, ``macs``,
-    ``folds``, ``ifmap_reads``, ``filter_reads``, ``ofmap_writes``, ``pe_updates``), the per-fold
+    ``folds``, ``ifmap_reads``, ``filter_reads``, ``ofmap_writes``, ``stream_vectors``,
+    ``stationary_load_cycles``, ``drain_beats``, ``pe_cycles``), the per-fold
     int64 arrays ``fold_group``, ``fold_m0``, ``fold_m``, ``fold_k0``, ``fold_k``, ``fold_n0``,
     ``fold_n``, ``fold_start``, ``fold_stream_start``, ``fold_end`` and ``output``: the int32
     product (shape ``(m, n)``, or ``(groups, m, n)`` when ``groups > 1``) when the ``pe`` engine

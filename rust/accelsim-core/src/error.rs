@@ -14,6 +14,8 @@ pub enum Error {
     /// The simulation failed an internal consistency check (a hazard in the register-level
     /// engine, a run that did not finish). This is a bug in accelsim, never a user error.
     Simulation(String),
+    /// The caller's cancel hook asked the simulation to stop (Ctrl-C in Python).
+    Cancelled,
 }
 
 impl Error {
@@ -42,6 +44,7 @@ impl fmt::Display for Error {
                 write!(f, "invalid workload field '{field}': {message}")
             }
             Error::Simulation(message) => write!(f, "simulation failed: {message}"),
+            Error::Cancelled => f.write_str("simulation cancelled"),
         }
     }
 }

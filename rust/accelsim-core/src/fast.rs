@@ -2,17 +2,22 @@
 //! PEs. O(folds) time and O(1) memory beyond what the caller keeps.
 
 use crate::config::{ArrayConfig, Dataflow};
+use crate::error::{Error, Result};
 use crate::gemm::Fold;
 use crate::stats::GemmStats;
-use crate::timing::{bank_write_lag, FoldTiming, Readiness};
+use crate::timing::{bank_write_lag, CancelHook, FoldTiming, Readiness};
+
+/// Folds between two polls of the cancel hook.
+const CANCEL_POLL_FOLDS: usize = 1 << 16;
 
 /// Simulate `folds` in order; `sink` sees every fold's timing as it is decided.
 pub fn run<R: Readiness, S: FnMut(usize, &Fold, FoldTiming)>(
     cfg: &ArrayConfig,
     folds: &[Fold],
     ready: &R,
+    cancel: CancelHook<'_>,
     mut sink: S,
-) -> GemmStats {
+) -> Result<GemmStats> {
     let df = cfg.dataflow();
     let la = cfg.acc_latency() as u64;
     let lm = cfg.mac_latency() as u64;
@@ -22,8 +27,14 @@ pub fn run<R: Readiness, S: FnMut(usize, &Fold, FoldTiming)>(
         ..Default::default()
     };
     if folds.is_empty() {
-        return st;
+        return Ok(st);
     }
+    let poll = |i: usize| -> Result<()> {
+        if i % CANCEL_POLL_FOLDS == CANCEL_POLL_FOLDS - 1 && cancel() {
+            return Err(Error::Cancelled);
+        }
+        Ok(())
+    };
     let mut first_start = u64::MAX;
     let mut last_end = 0u64;
 
@@ -33,6 +44,7 @@ pub fn run<R: Readiness, S: FnMut(usize, &Fold, FoldTiming)>(
             // (load start, stream start, tile rows, vectors) of the previous fold.
             let mut prev: Option<(u64, u64, u64, u64)> = None;
             for (i, f) in folds.iter().enumerate() {
+                poll(i)?;
                 let a = f.on_array(df);
                 let (k, c, v) = (a.tile_rows, a.tile_cols, a.vectors);
                 let mut p = ready.stationary_ready(i);
@@ -83,6 +95,7 @@ pub fn run<R: Readiness, S: FnMut(usize, &Fold, FoldTiming)>(
             // (stream start, vectors, cycle of the last copy into the output registers).
             let mut prev: Option<(u64, u64, u64)> = None;
             for (i, f) in folds.iter().enumerate() {
+                poll(i)?;
                 let a = f.on_array(df);
                 let (mt, nt, kv) = (a.tile_rows, a.tile_cols, a.vectors);
                 // Cycles from the first vector to PE(0,0)'s final sum, and the skew to the far
@@ -124,5 +137,5 @@ pub fn run<R: Readiness, S: FnMut(usize, &Fold, FoldTiming)>(
     }
     st.cycles = last_end - first_start + 1;
     st.pe_cycles = st.cycles * cfg.pes();
-    st
+    Ok(st)
 }

@@ -20,7 +20,7 @@ pub mod timing;
 pub use config::{ArrayConfig, ArrayParams, Dataflow, DrainEdge, Engine};
 pub use error::{Error, Result};
 pub use gemm::{Fold, Gemm};
-pub use sim::{simulate, GemmResult, Request};
+pub use sim::{simulate, simulate_cancellable, GemmResult, Request};
 pub use stats::GemmStats;
 pub use timing::{FoldTiming, IdealMemory, Readiness, ReadyTimes};
 

@@ -14,7 +14,10 @@ use crate::config::{ArrayConfig, Dataflow, DrainEdge};
 use crate::error::{Error, Result};
 use crate::gemm::{ArrayFold, Fold, Gemm};
 use crate::stats::GemmStats;
-use crate::timing::{bank_write_lag, FoldTiming, Readiness};
+use crate::timing::{bank_write_lag, CancelHook, FoldTiming, Readiness};
+
+/// Cycles between two polls of the cancel hook.
+const CANCEL_POLL_CYCLES: u64 = 1 << 10;
 
 /// Operand values of the GEMM, row-major and group-major: `a` is `groups x M x K`,
 /// `b` is `groups x K x N`. Empty slices mean "all zeros" (timing only).
@@ -146,6 +149,7 @@ pub fn run<R: Readiness>(
     folds: &[Fold],
     ops: Operands<'_>,
     ready: &R,
+    cancel: CancelHook<'_>,
 ) -> Result<PeOutcome> {
     if folds.len() > u32::MAX as usize - 1 {
         return Err(Error::workload("m", "too many folds for the pe engine"));
@@ -163,8 +167,8 @@ pub fn run<R: Readiness>(
         return Ok(out);
     }
     match cfg.dataflow() {
-        Dataflow::Ws | Dataflow::Is => stationary(cfg, gemm, folds, ops, ready, &mut out)?,
-        Dataflow::Os => output_stationary(cfg, gemm, folds, ops, ready, &mut out)?,
+        Dataflow::Ws | Dataflow::Is => stationary(cfg, gemm, folds, ops, ready, cancel, &mut out)?,
+        Dataflow::Os => output_stationary(cfg, gemm, folds, ops, ready, cancel, &mut out)?,
     }
     let first = out.timing.iter().map(|t| t.start).min().unwrap();
     let last = out.timing.iter().map(|t| t.end).max().unwrap();
@@ -207,6 +211,7 @@ fn stationary<R: Readiness>(
     folds: &[Fold],
     ops: Operands<'_>,
     ready: &R,
+    cancel: CancelHook<'_>,
     out: &mut PeOutcome,
 ) -> Result<()> {
     let df = cfg.dataflow();
@@ -262,6 +267,9 @@ fn stationary<R: Readiness>(
     while expected_outputs > 0 {
         if t > limit {
             return Err(hazard(format!("run did not finish within {limit} cycles")));
+        }
+        if t % CANCEL_POLL_CYCLES == CANCEL_POLL_CYCLES - 1 && cancel() {
+            return Err(Error::Cancelled);
         }
         // ---- controller: streaming port (decided first: a load may key off this cycle's issue)
         row_in.iter_mut().for_each(|x| *x = None);
@@ -506,6 +514,7 @@ fn output_stationary<R: Readiness>(
     folds: &[Fold],
     ops: Operands<'_>,
     ready: &R,
+    cancel: CancelHook<'_>,
     out: &mut PeOutcome,
 ) -> Result<()> {
     let df = cfg.dataflow();
@@ -546,6 +555,9 @@ fn output_stationary<R: Readiness>(
     while folds_left > 0 {
         if t > limit {
             return Err(hazard(format!("run did not finish within {limit} cycles")));
+        }
+        if t % CANCEL_POLL_CYCLES == CANCEL_POLL_CYCLES - 1 && cancel() {
+            return Err(Error::Cancelled);
         }
         // ---- controller: the streaming ports (A on the left edge, B on the top edge)
         row_in.iter_mut().for_each(|x| *x = None);

@@ -6,7 +6,7 @@ use crate::fast;
 use crate::gemm::{default_folds, Fold, Gemm};
 use crate::pe::{self, Operands};
 use crate::stats::GemmStats;
-use crate::timing::{FoldTiming, Readiness};
+use crate::timing::{never_cancel, CancelHook, FoldTiming, Readiness};
 
 /// One layer's result: statistics, and per-fold records when asked for.
 #[derive(Debug, Clone)]
@@ -26,6 +26,18 @@ pub struct Request<'a> {
     /// Operand values for the `pe` engine (`groups x M x K` and `groups x K x N`, int8).
     pub operands: Option<Operands<'a>>,
     pub keep_folds: bool,
+}
+
+impl Request<'_> {
+    /// A timing-only request (no operand values, no per-fold records).
+    pub fn timing(gemm: Gemm, engine: Engine) -> Self {
+        Request {
+            gemm,
+            engine,
+            operands: None,
+            keep_folds: false,
+        }
+    }
 }
 
 fn check_operands(gemm: &Gemm, ops: &Operands<'_>) -> Result<()> {
@@ -58,6 +70,16 @@ pub fn simulate<R: Readiness>(
     req: &Request<'_>,
     ready: &R,
 ) -> Result<GemmResult> {
+    simulate_cancellable(cfg, req, ready, &never_cancel)
+}
+
+/// `simulate`, polling `cancel` now and then; `Err(Error::Cancelled)` when it says stop.
+pub fn simulate_cancellable<R: Readiness>(
+    cfg: &ArrayConfig,
+    req: &Request<'_>,
+    ready: &R,
+    cancel: CancelHook<'_>,
+) -> Result<GemmResult> {
     let folds = default_folds(&req.gemm, cfg)?;
     match req.engine {
         Engine::Fast => {
@@ -68,11 +90,11 @@ pub fn simulate<R: Readiness>(
                 ));
             }
             let mut kept = Vec::new();
-            let stats = fast::run(cfg, &folds, ready, |_, f, t| {
+            let stats = fast::run(cfg, &folds, ready, cancel, |_, f, t| {
                 if req.keep_folds {
                     kept.push((*f, t));
                 }
-            });
+            })?;
             Ok(GemmResult {
                 stats,
                 folds: kept,
@@ -87,7 +109,7 @@ pub fn simulate<R: Readiness>(
                 }
                 None => Operands { a: &[], b: &[] },
             };
-            let res = pe::run(cfg, &req.gemm, &folds, ops, ready)?;
+            let res = pe::run(cfg, &req.gemm, &folds, ops, ready, cancel)?;
             let kept = if req.keep_folds {
                 folds
                     .iter()

@@ -64,3 +64,12 @@ pub struct FoldTiming {
 pub fn bank_write_lag(k_rows: u64, acc_latency: u64) -> u64 {
     (k_rows - 1) * (acc_latency - 1)
 }
+
+/// A hook the engines poll now and then (every few thousand cycles or folds); returning `true`
+/// stops the run with `Error::Cancelled`. The Python binding polls for Ctrl-C through it.
+pub type CancelHook<'a> = &'a (dyn Fn() -> bool + Sync);
+
+/// Never cancels.
+pub fn never_cancel() -> bool {
+    false
+}

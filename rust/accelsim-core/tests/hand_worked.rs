@@ -166,5 +166,8 @@ fn deeper_pipelines_add_their_stages() {
 #[test]
 fn two_by_two_full_tile_os() {
     // docs/timing.md: pairs at 0 and 1, PE(1,1) final at 5, beats at 6 and 7: 8 cycles.
-    assert_eq!(run(&cfg(2, 2, Dataflow::Os, true), 2, 2, 2), (8, vec![(0, 0, 7)]));
+    assert_eq!(
+        run(&cfg(2, 2, Dataflow::Os, true), 2, 2, 2),
+        (8, vec![(0, 0, 7)])
+    );
 }

@@ -4,14 +4,16 @@
 //! errors onto the classes of `accelsim.errors`. No timing logic lives here.
 
 use accelsim_core::pe::Operands;
+use accelsim_core::timing::CancelHook;
 use accelsim_core::{
-    closed_form, gemm, simulate, ArrayConfig as CoreConfig, ArrayParams, Dataflow, DrainEdge,
-    Engine, Error, Gemm, GemmStats, IdealMemory, Request,
+    closed_form, gemm, simulate_cancellable, ArrayConfig as CoreConfig, ArrayParams, Dataflow,
+    DrainEdge, Engine, Error, Gemm, GemmStats, IdealMemory, Request,
 };
 use numpy::{IntoPyArray, PyArray1, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyKeyboardInterrupt, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
+use std::sync::Mutex;
 
 /// Raise the `accelsim.errors` class matching a core error.
 fn to_py(err: Error) -> PyErr {
@@ -20,6 +22,7 @@ fn to_py(err: Error) -> PyErr {
             Error::Config { .. } => "ConfigError",
             Error::Workload { .. } => "WorkloadError",
             Error::Simulation(_) => "SimulationError",
+            Error::Cancelled => return PyKeyboardInterrupt::new_err("simulation cancelled"),
         };
         match py
             .import("accelsim.errors")
@@ -30,6 +33,36 @@ fn to_py(err: Error) -> PyErr {
             Err(import_err) => import_err,
         }
     })
+}
+
+/// Run `f` with the GIL released. The engines poll the hook it gets every few thousand cycles;
+/// the hook re-attaches briefly to check for signals, so Ctrl-C stops a long run and raises
+/// `KeyboardInterrupt` (or whatever the signal handler raised) instead of waiting for the end.
+fn detached<T: Send>(
+    py: Python<'_>,
+    f: impl FnOnce(CancelHook<'_>) -> Result<T, Error> + Send,
+) -> PyResult<T> {
+    let pending: Mutex<Option<PyErr>> = Mutex::new(None);
+    let hook = || {
+        Python::attach(|py| match py.check_signals() {
+            Ok(()) => false,
+            Err(e) => {
+                *pending.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                true
+            }
+        })
+    };
+    match py.detach(|| f(&hook)) {
+        Ok(v) => {
+            py.check_signals()?;
+            Ok(v)
+        }
+        Err(Error::Cancelled) => Err(pending
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(|| PyKeyboardInterrupt::new_err("simulation cancelled"))),
+        Err(e) => Err(to_py(e)),
+    }
 }
 
 fn parse<T: std::str::FromStr<Err = Error>>(s: &str) -> PyResult<T> {
@@ -248,21 +281,16 @@ fn simulate_gemm<'py>(
         }
     };
     let cfg = config.inner;
-    let res = py
-        .detach(|| {
-            let operands = ops.as_ref().map(|(a, b)| Operands { a, b });
-            simulate(
-                &cfg,
-                &Request {
-                    gemm: g,
-                    engine,
-                    operands,
-                    keep_folds: true,
-                },
-                &IdealMemory,
-            )
-        })
-        .map_err(to_py)?;
+    let res = detached(py, |cancel| {
+        let operands = ops.as_ref().map(|(a, b)| Operands { a, b });
+        let req = Request {
+            gemm: g,
+            engine,
+            operands,
+            keep_folds: true,
+        };
+        simulate_cancellable(&cfg, &req, &IdealMemory, cancel)
+    })?;
 
     let d = PyDict::new(py);
     set_stats(&d, &res.stats)?;
@@ -313,22 +341,15 @@ fn simulate_layers<'py>(
         .map(|&(m, k, n, g)| gemm_of(m, k, n, g))
         .collect::<PyResult<_>>()?;
     let cfg = config.inner;
-    let per_layer: Vec<GemmStats> = py
-        .detach(|| {
-            gemms
-                .iter()
-                .map(|&gemm| {
-                    let req = Request {
-                        gemm,
-                        engine,
-                        operands: None,
-                        keep_folds: false,
-                    };
-                    simulate(&cfg, &req, &IdealMemory).map(|r| r.stats)
-                })
-                .collect::<Result<Vec<_>, Error>>()
-        })
-        .map_err(to_py)?;
+    let per_layer: Vec<GemmStats> = detached(py, |cancel| {
+        gemms
+            .iter()
+            .map(|&gemm| {
+                simulate_cancellable(&cfg, &Request::timing(gemm, engine), &IdealMemory, cancel)
+                    .map(|r| r.stats)
+            })
+            .collect::<Result<Vec<_>, Error>>()
+    })?;
     let d = PyDict::new(py);
     for (i, (name, _, _)) in GemmStats::CATALOG.iter().enumerate() {
         let column: Vec<i64> = per_layer.iter().map(|s| s.values()[i] as i64).collect();
@@ -354,6 +375,8 @@ fn stat_catalog() -> Vec<(&'static str, &'static str, &'static str)> {
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
+    // Load NumPy's C API now, not on the first result (where a pending signal could break it).
+    let _ = Vec::<i64>::new().into_pyarray(py);
     m.add("__version__", accelsim_core::VERSION)?;
     m.add("DATAFLOWS", PyTuple::new(py, Dataflow::NAMES)?)?;
     m.add("ENGINES", PyTuple::new(py, Engine::NAMES)?)?;

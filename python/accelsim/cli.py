@@ -1,0 +1,356 @@
+"""The ``accelsim`` command line (also ``python -m accelsim``).
+
+    accelsim run resnet18 --pe 32x32 --dataflow ws
+    accelsim run --config runs/a/config.json --run-dir runs/b
+    accelsim models
+    accelsim stats
+
+Exit codes: 0 success, 1 simulation or output error, 2 usage error (bad flag, unknown model,
+malformed ``--pe``, invalid configuration). Errors are one line on stderr; ``--debug`` shows
+the traceback instead. This is the only module that prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+from rich import box
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from accelsim.api import ProgressCallback, models, run
+from accelsim.config import (
+    DATAFLOWS,
+    ENGINES,
+    OS_DRAIN_EDGES,
+    RunConfig,
+    parse_pe,
+    read_config_file,
+)
+from accelsim.errors import AccelsimError, ConfigError
+from accelsim.results import NetworkResult, stat_catalog
+from accelsim.rundir import write_run_dir
+from accelsim.workloads import get_model
+
+__all__ = ["build_parser", "main"]
+
+PROG = "accelsim"
+
+
+class UsageError(Exception):
+    """A usage error found after parsing (exit code 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``accelsim: error: <message>``, exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        _error_line(message)
+        raise SystemExit(2)
+
+
+def _console(*, stderr: bool = False) -> Console:
+    """A Rich console; when writing to a pipe or file it is wide enough for the tables
+    (Rich would otherwise assume 80 columns and truncate numbers)."""
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(stderr=stderr, highlight=False, width=160)
+    return console
+
+
+def _error_line(message: object) -> None:
+    text = " ".join(str(message).split()) or type(message).__name__
+    sys.stderr.write(f"{PROG}: error: {text}\n")
+    sys.stderr.flush()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from accelsim import __version__
+
+    common = _Parser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+
+    parser = _Parser(
+        prog=PROG,
+        description="Cycle-accurate simulator of systolic-array DNN accelerators.",
+    )
+    # A separate dest: a subcommand's own --debug default would overwrite a shared one.
+    parser.add_argument(
+        "--debug", dest="debug_global", action="store_true", help="show tracebacks of errors"
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p_run = sub.add_parser(
+        "run",
+        parents=[common],
+        help="simulate a model layer by layer",
+        description="Simulate every layer of MODEL on a rows x cols systolic array.",
+    )
+    p_run.add_argument("model", nargs="?", metavar="MODEL", help="model name (see `models`)")
+    p_run.add_argument(
+        "--pe", metavar="RxC", help="array size ROWSxCOLS, e.g. 32x32 (default 32x32)"
+    )
+    p_run.add_argument("--dataflow", choices=DATAFLOWS, help="stationary operand (default ws)")
+    p_run.add_argument("--engine", choices=ENGINES, help="simulation engine (default fast)")
+    p_run.add_argument("--freq-mhz", type=float, metavar="F", help="clock (default 1000)")
+    p_run.add_argument("--batch", type=int, metavar="N", help="batch size (default 1)")
+    p_run.add_argument("--mac-latency", type=int, metavar="N", help="cycles per MAC (default 1)")
+    p_run.add_argument(
+        "--acc-latency", type=int, metavar="N", help="cycles per accumulation (default 1)"
+    )
+    p_run.add_argument(
+        "--stationary-double-buffer",
+        action=argparse.BooleanOptionalAction,
+        help="preload the next fold's stationary operand (default on)",
+    )
+    p_run.add_argument(
+        "--os-drain", choices=OS_DRAIN_EDGES, help="os ofmap drain edge (default right)"
+    )
+    p_run.add_argument(
+        "--os-output-double-buffer",
+        action=argparse.BooleanOptionalAction,
+        help="overlap the os ofmap drain with the next fold (default on)",
+    )
+    p_run.add_argument("--json", metavar="FILE", help="write results as JSON ('-' = stdout)")
+    p_run.add_argument("--csv", metavar="FILE", help="write one CSV row per layer ('-' = stdout)")
+    p_run.add_argument("--run-dir", metavar="DIR", help="write config, stats, CSV, metadata")
+    p_run.add_argument(
+        "--config",
+        metavar="FILE",
+        help="run configuration (.json or .toml, e.g. RUN/config.json); flags override it",
+    )
+    p_run.add_argument(
+        "-q", "--quiet", action="store_true", help="print no table and no progress bar"
+    )
+    p_run.set_defaults(handler=_cmd_run)
+
+    p_models = sub.add_parser("models", parents=[common], help="list the model zoo")
+    p_models.set_defaults(handler=_cmd_models)
+    p_stats = sub.add_parser(
+        "stats", parents=[common], help="list the statistics with units and descriptions"
+    )
+    p_stats.set_defaults(handler=_cmd_stats)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(args_list)
+    except SystemExit as exc:  # --help, --version, usage errors
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    handler: Callable[[argparse.Namespace, list[str]], int] = args.handler
+    args.debug = args.debug or args.debug_global
+    try:
+        return handler(args, args_list)
+    except UsageError as exc:
+        if args.debug:
+            raise
+        _error_line(exc)
+        return 2
+    except (AccelsimError, OSError) as exc:
+        if args.debug:
+            raise
+        _error_line(exc)
+        return 1
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        sys.stderr.write(f"{PROG}: interrupted\n")
+        return 130
+
+
+# --- run --------------------------------------------------------------------------------------
+
+_ACC_FLAGS = (
+    ("dataflow", "dataflow"),
+    ("mac_latency", "mac_latency"),
+    ("acc_latency", "acc_latency"),
+    ("stationary_double_buffer", "stationary_double_buffer"),
+    ("os_drain", "os_drain"),
+    ("os_output_double_buffer", "os_output_double_buffer"),
+    ("freq_mhz", "freq_mhz"),
+)
+
+
+def resolve_run_config(args: argparse.Namespace) -> RunConfig:
+    """``--config`` file (if any), overridden by the flags given on the command line."""
+    data: dict[str, Any] = read_config_file(args.config) if args.config else {}
+    acc: dict[str, Any] = dict(data.get("accelerator", {}))
+    if args.model is not None:
+        data["model"] = args.model
+    if "model" not in data:
+        raise ConfigError("model: give a MODEL (see `accelsim models`) or --config FILE")
+    if args.pe is not None:
+        acc["rows"], acc["cols"] = parse_pe(args.pe)
+    for attr, key in _ACC_FLAGS:
+        value = getattr(args, attr)
+        if value is not None:
+            acc[key] = value
+    data["accelerator"] = acc
+    if args.batch is not None:
+        data["batch"] = args.batch
+    if args.engine is not None:
+        data["engine"] = args.engine
+    config = RunConfig.from_dict(data)
+    get_model(config.model, config.batch)  # unknown model: a usage error, before simulating
+    return config
+
+
+def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
+    try:
+        config = resolve_run_config(args)
+    except AccelsimError as exc:
+        raise UsageError(str(exc)) from exc
+    json_to_stdout, csv_to_stdout = args.json == "-", args.csv == "-"
+    if json_to_stdout and csv_to_stdout:
+        raise UsageError("--json - and --csv - cannot both write to stdout; give one a FILE")
+    show = not args.quiet
+    out = _console()
+    err = _console(stderr=True)
+
+    layers = len(get_model(config.model, config.batch))
+    label = f"{config.model} ({config.engine} engine)"
+    # A bar only where someone watches: engine "fast" takes milliseconds, and on a pipe or
+    # a log file a transient bar would leave nothing useful behind.
+    bar = show and config.engine != "fast" and err.is_terminal
+    with _progress(err, layers, label, enabled=bar) as progress:
+        result = run(
+            config.model,
+            config.accelerator,
+            engine=config.engine,
+            batch=config.batch,
+            progress=progress,
+        )
+
+    if args.json is not None:
+        if json_to_stdout:
+            sys.stdout.write(result.to_json())
+        else:
+            Path(args.json).write_text(result.to_json(), encoding="utf-8")
+    if csv_to_stdout:
+        sys.stdout.write(result.to_csv())
+    elif args.csv is not None:
+        result.to_csv(args.csv)
+    if args.run_dir is not None:
+        write_run_dir(result, args.run_dir, argv=[PROG, *argv])
+    if show and not (json_to_stdout or csv_to_stdout):
+        out.print(_layer_table(result))
+        out.print(_totals_table(result))
+    return 0
+
+
+@contextmanager
+def _progress(
+    console: Console, total: int, label: str, *, enabled: bool
+) -> Iterator[ProgressCallback | None]:
+    """A transient Rich progress bar over layers (on stderr), or no callback at all."""
+    if not enabled:
+        yield None
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        TextColumn("[dim]{task.fields[layer]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("layers"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(label, total=total, layer="")
+
+        def advance(done: int, total: int, name: str) -> None:
+            bar.update(task, completed=done, total=total, layer=f"done: {name}")
+
+        yield advance
+
+
+def _int(value: int) -> str:
+    return f"{value:,}"
+
+
+def _format_time(seconds: float) -> str:
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3f} {unit}"
+    return f"{seconds / 1e-9:.3f} ns"
+
+
+def _layer_table(result: NetworkResult) -> Table:
+    acc = result.accelerator
+    table = Table(
+        title=f"{result.model} on {acc.rows}x{acc.cols} {acc.dataflow} ({result.engine} engine)",
+        box=box.SIMPLE_HEAD,
+    )
+    table.add_column("layer", no_wrap=True)
+    for name in ("M", "K", "N", "groups", "folds", "cycles", "util %", "MACs"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for r in result.layers:
+        table.add_row(
+            r.name,
+            _int(r.m),
+            _int(r.k),
+            _int(r.n),
+            str(r.groups),
+            _int(r.folds),
+            _int(r.cycles),
+            f"{100 * r.utilization:.1f}",
+            _int(r.macs),
+        )
+    return table
+
+
+def _totals_table(result: NetworkResult) -> Table:
+    acc = result.accelerator
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column(justify="right")
+    grid.add_row("layers", str(len(result)))
+    grid.add_row("cycles", _int(result.total_cycles))
+    grid.add_row("MACs", _int(result.total_macs))
+    grid.add_row("utilization", f"{100 * result.utilization:.2f} %")
+    grid.add_row("time", f"{_format_time(result.time_s)} at {acc.freq_mhz:g} MHz")
+    return grid
+
+
+# --- models, stats ----------------------------------------------------------------------------
+
+
+def _cmd_models(args: argparse.Namespace, argv: list[str]) -> int:
+    table = Table(title="model zoo (batch 1)", box=box.SIMPLE_HEAD)
+    table.add_column("name", no_wrap=True)
+    table.add_column("layers", justify="right")
+    table.add_column("MACs", justify="right")
+    table.add_column("weights", justify="right")
+    table.add_column("description")
+    for info in models():
+        table.add_row(
+            info.name, str(info.layers), _int(info.macs), _int(info.weights), info.description
+        )
+    _console().print(table)
+    return 0
+
+
+def _cmd_stats(args: argparse.Namespace, argv: list[str]) -> int:
+    table = Table(title="statistics", box=box.SIMPLE_HEAD)
+    table.add_column("name", no_wrap=True)
+    table.add_column("unit", no_wrap=True)
+    table.add_column("description")
+    for info in stat_catalog():
+        table.add_row(info.name, info.unit, info.description)
+    _console().print(table)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
