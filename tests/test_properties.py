@@ -14,20 +14,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from accelsim import _core
+from accelsim.results import FOLD_ARRAYS
 from accelsim.testing import array_configs, gemm_shapes, int8_operands
 
-FOLD_KEYS = (
-    "fold_group",
-    "fold_m0",
-    "fold_m",
-    "fold_k0",
-    "fold_k",
-    "fold_n0",
-    "fold_n",
-    "fold_start",
-    "fold_stream_start",
-    "fold_end",
-)
+FOLD_KEYS = FOLD_ARRAYS
 STAT_KEYS = tuple(name for name, _, _ in _core.stat_catalog())
 
 

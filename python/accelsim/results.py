@@ -53,7 +53,8 @@ def stat_names() -> tuple[str, ...]:
 # appears in ``to_dict`` / CSV output.
 _FIELD_STATS = ("folds", "cycles", "macs", "ifmap_reads", "filter_reads", "ofmap_writes")
 
-_FOLD_ARRAYS = (
+#: The per-fold arrays of a GEMM result, in the order the native module returns them.
+FOLD_ARRAYS = (
     "fold_group",
     "fold_m0",
     "fold_m",
@@ -277,7 +278,7 @@ class GemmResult(_ExtraStats):
         where = "simulate_gemm"
         stats, extra = _split_stats(raw, where)
         arrays: dict[str, NDArray[np.int64]] = {}
-        for name in _FOLD_ARRAYS:
+        for name in FOLD_ARRAYS:
             if name not in raw:
                 raise SimulationError(f"{where}: the native result lacks the array {name!r}")
             arrays[name] = np.asarray(raw[name], dtype=np.int64)
@@ -316,4 +317,4 @@ class GemmResult(_ExtraStats):
 
     def fold_table(self) -> dict[str, NDArray[np.int64]]:
         """The per-fold arrays as columns (e.g. ``pandas.DataFrame(result.fold_table())``)."""
-        return {name: getattr(self, name) for name in _FOLD_ARRAYS}
+        return {name: getattr(self, name) for name in FOLD_ARRAYS}
