@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 pub mod fast;
 pub mod gemm;
+pub mod memory;
 pub mod pe;
 pub mod sim;
 pub mod stats;

@@ -25,6 +25,8 @@ macro_rules! declare_stats {
     };
 }
 
+pub(crate) use declare_stats;
+
 declare_stats! {
     /// Statistics of one simulated GEMM (one layer).
     pub struct GemmStats {

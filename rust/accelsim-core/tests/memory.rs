@@ -1,0 +1,216 @@
+//! The memory system: DRAM traffic equals the closed-form estimate of the tiling; less
+//! bandwidth never means fewer cycles; stalls and compute add up to the total; tilings that do
+//! not fit are errors naming the buffer.
+
+use accelsim_core::memory::{
+    choose_tiling, simulate_layer, BufferConfig, DramModel, LoopOrder, MemoryConfig, Tiling,
+    TrafficEstimate,
+};
+use accelsim_core::timing::never_cancel;
+use accelsim_core::{simulate, ArrayConfig, Dataflow, Engine, Error, Gemm, IdealMemory, Request};
+
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next() % (hi - lo + 1)
+    }
+}
+
+fn mem(bw: f64, latency: u64, accumulator: bool, double: bool) -> MemoryConfig {
+    let buf = |size, word| BufferConfig {
+        double_buffered: double,
+        ..BufferConfig::new(size, word)
+    };
+    MemoryConfig {
+        ifmap: buf(1 << 20, 1),
+        filter: buf(1 << 20, 1),
+        ofmap: buf(1 << 22, 4),
+        accumulator,
+        dram: DramModel::Bandwidth {
+            bytes_per_cycle: bw,
+            latency,
+        },
+        ..MemoryConfig::default()
+    }
+}
+
+#[test]
+fn traffic_equals_the_closed_form_estimate() {
+    let mut rng = Lcg(3);
+    for _ in 0..300 {
+        let g = Gemm::new(
+            rng.range(1, 90),
+            rng.range(1, 90),
+            rng.range(1, 90),
+            rng.range(1, 2),
+        )
+        .unwrap();
+        let df = Dataflow::ALL[rng.range(0, 2) as usize];
+        let array = ArrayConfig::square_default(rng.range(1, 8) as u32, rng.range(1, 8) as u32, df)
+            .unwrap();
+        let t = Tiling {
+            m: rng.range(1, g.m),
+            k: rng.range(1, g.k),
+            n: rng.range(1, g.n),
+            order: LoopOrder::ALL[rng.range(0, 5) as usize],
+        };
+        let m = mem(
+            rng.range(1, 64) as f64,
+            rng.range(0, 50),
+            rng.range(0, 1) == 1,
+            rng.range(0, 1) == 1,
+        );
+        let r = simulate_layer(&array, &m, &g, Some(t), false, &never_cancel).unwrap();
+        let e = TrafficEstimate::of(&t, &g, &m);
+        let got = (
+            r.mem.dram_ifmap_bytes,
+            r.mem.dram_filter_bytes,
+            r.mem.dram_ofmap_bytes,
+            r.mem.dram_psum_read_bytes,
+            r.mem.dram_psum_write_bytes,
+        );
+        assert_eq!(
+            got,
+            (
+                e.ifmap_bytes,
+                e.filter_bytes,
+                e.ofmap_bytes,
+                e.psum_read_bytes,
+                e.psum_write_bytes
+            ),
+            "{t:?} {g:?} acc={}",
+            m.accumulator
+        );
+        assert_eq!(r.mem.dram_read_bytes + r.mem.dram_write_bytes, e.total());
+        // every MAC is done once, and the time adds up
+        assert_eq!(r.array.macs, g.macs());
+        let stalls =
+            r.mem.stall_ifmap_cycles + r.mem.stall_filter_cycles + r.mem.stall_ofmap_cycles;
+        assert_eq!(r.mem.compute_cycles + stalls, r.array.cycles);
+        assert!(r.array.cycles >= g.macs().div_ceil(array.pes()));
+    }
+}
+
+#[test]
+fn less_bandwidth_never_fewer_cycles() {
+    let mut rng = Lcg(9);
+    for _ in 0..200 {
+        let g = Gemm::new(rng.range(1, 70), rng.range(1, 70), rng.range(1, 70), 1).unwrap();
+        let df = Dataflow::ALL[rng.range(0, 2) as usize];
+        let array = ArrayConfig::square_default(rng.range(1, 8) as u32, rng.range(1, 8) as u32, df)
+            .unwrap();
+        let acc = rng.range(0, 1) == 1;
+        let double = rng.range(0, 1) == 1;
+        let latency = rng.range(0, 40);
+        let t = choose_tiling(&g, &array, &mem(8.0, latency, acc, double)).unwrap();
+        let mut prev = 0;
+        for bw in [64.0, 16.0, 8.0, 4.0, 1.0, 0.5] {
+            let r = simulate_layer(
+                &array,
+                &mem(bw, latency, acc, double),
+                &g,
+                Some(t),
+                false,
+                &never_cancel,
+            )
+            .unwrap();
+            assert!(
+                r.array.cycles >= prev,
+                "bw {bw}: {} < {prev} for {g:?} {t:?}",
+                r.array.cycles
+            );
+            prev = r.array.cycles;
+        }
+    }
+}
+
+#[test]
+fn near_ideal_memory_adds_only_the_first_loads_and_last_write() {
+    // One tile holding the whole GEMM, one cycle per transfer and no latency: the ifmap tile
+    // crosses the interface in cycle 0 (usable from 1), the filter tile in cycle 1 (usable from
+    // 2), and the write-back takes one cycle after the last result. WS waits for its stationary
+    // filter (+2), OS for both streams (+2), IS loads its stationary ifmap from 1 and streams
+    // the filter after the load anyway (+1); all add the write-back cycle.
+    for (df, extra) in [(Dataflow::Ws, 3), (Dataflow::Os, 3), (Dataflow::Is, 2)] {
+        let g = Gemm::new(20, 9, 11, 1).unwrap();
+        let m = mem(1e9, 0, true, true);
+        let t = Tiling {
+            m: 20,
+            k: 9,
+            n: 11,
+            order: LoopOrder::Mnk,
+        };
+        let array = ArrayConfig::square_default(4, 4, df).unwrap();
+        let r = simulate_layer(&array, &m, &g, Some(t), false, &never_cancel).unwrap();
+        let ideal = simulate(&array, &Request::timing(g, Engine::Fast), &IdealMemory).unwrap();
+        assert_eq!(r.array.cycles, ideal.stats.cycles + extra, "{df}");
+        assert_eq!(r.mem.stall_ofmap_cycles, 1, "{df}");
+        assert_eq!(
+            r.mem.stall_ifmap_cycles + r.mem.stall_filter_cycles,
+            extra - 1,
+            "{df}"
+        );
+    }
+}
+
+#[test]
+fn a_tile_that_does_not_fit_names_the_buffer() {
+    let array = ArrayConfig::square_default(4, 4, Dataflow::Ws).unwrap();
+    let g = Gemm::new(64, 64, 64, 1).unwrap();
+    let m = MemoryConfig {
+        filter: BufferConfig::new(1024, 1),
+        ..mem(8.0, 0, true, true)
+    };
+    let t = Tiling {
+        m: 64,
+        k: 64,
+        n: 64,
+        order: LoopOrder::Mnk,
+    };
+    let err = simulate_layer(&array, &m, &g, Some(t), false, &never_cancel).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(&err, Error::Config { field, .. } if field == "filter"),
+        "{text}"
+    );
+    assert!(text.contains("4096 B") && text.contains("512 B"), "{text}");
+    // the chooser finds one that fits
+    let t = choose_tiling(&g, &array, &m).unwrap();
+    assert!(t.k * t.n <= 512, "{t:?}");
+    // and nothing fits a buffer smaller than one word
+    let tiny = MemoryConfig {
+        ofmap: BufferConfig::new(4, 4),
+        ..m
+    };
+    let err = choose_tiling(&g, &array, &tiny).unwrap_err();
+    assert!(err.to_string().contains("ofmap"), "{err}");
+}
+
+#[test]
+fn the_chooser_prefers_less_traffic_and_keeps_outputs_on_chip() {
+    let array = ArrayConfig::square_default(32, 32, Dataflow::Ws).unwrap();
+    // ResNet-18 layer4.0.conv2: M=49, K=4608, N=512 with 64 KiB buffers
+    let g = Gemm::new(49, 4608, 512, 1).unwrap();
+    let kib = |k: u64| BufferConfig::new(k << 10, 1);
+    let m = MemoryConfig {
+        ifmap: kib(64),
+        filter: kib(64),
+        ofmap: BufferConfig::new(64 << 10, 4),
+        ..MemoryConfig::default()
+    };
+    let t = choose_tiling(&g, &array, &m).unwrap();
+    let e = TrafficEstimate::of(&t, &g, &m);
+    assert_eq!(e.psum_write_bytes, 0, "{t:?}");
+    // every other order of the same tile sizes moves at least as much
+    for order in LoopOrder::ALL {
+        let other = TrafficEstimate::of(&Tiling { order, ..t }, &g, &m);
+        assert!(other.total() >= e.total(), "{order} {other:?} < {e:?}");
+    }
+}
