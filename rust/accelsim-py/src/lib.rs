@@ -15,8 +15,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use std::sync::Mutex;
 
+mod memory;
+
 /// Raise the `accelsim.errors` class matching a core error.
-fn to_py(err: Error) -> PyErr {
+pub(crate) fn to_py(err: Error) -> PyErr {
     Python::attach(|py| {
         let class = match &err {
             Error::Config { .. } => "ConfigError",
@@ -38,7 +40,7 @@ fn to_py(err: Error) -> PyErr {
 /// Run `f` with the GIL released. The engines poll the hook it gets every few thousand cycles;
 /// the hook re-attaches briefly to check for signals, so Ctrl-C stops a long run and raises
 /// `KeyboardInterrupt` (or whatever the signal handler raised) instead of waiting for the end.
-fn detached<T: Send>(
+pub(crate) fn detached<T: Send>(
     py: Python<'_>,
     f: impl FnOnce(CancelHook<'_>) -> Result<T, Error> + Send,
 ) -> PyResult<T> {
@@ -90,8 +92,8 @@ fn to_u64(field: &str, v: i64) -> PyResult<u64> {
 /// A validated, immutable description of the systolic array (see docs/timing.md).
 #[pyclass(frozen, eq, hash, module = "accelsim._core")]
 #[derive(Clone, PartialEq, Eq, Hash)]
-struct ArrayConfig {
-    inner: CoreConfig,
+pub(crate) struct ArrayConfig {
+    pub(crate) inner: CoreConfig,
 }
 
 #[pymethods]
@@ -196,7 +198,7 @@ impl ArrayConfig {
     }
 }
 
-fn gemm_of(m: i64, k: i64, n: i64, groups: i64) -> PyResult<Gemm> {
+pub(crate) fn gemm_of(m: i64, k: i64, n: i64, groups: i64) -> PyResult<Gemm> {
     Gemm::new(
         to_u64("m", m)?,
         to_u64("k", k)?,
@@ -386,5 +388,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(simulate_layers, m)?)?;
     m.add_function(wrap_pyfunction!(closed_form_cycles, m)?)?;
     m.add_function(wrap_pyfunction!(stat_catalog, m)?)?;
+    memory::register(m)?;
     Ok(())
 }

@@ -1,0 +1,245 @@
+//! Binding of the memory system: `MemoryConfig` and the per-layer network simulation.
+
+use crate::{detached, to_py, ArrayConfig};
+use accelsim_core::memory::{
+    choose_tiling, simulate_layer, BufferConfig, DramModel, Layout, LoopOrder, MemStats,
+    MemoryConfig as CoreMemory, Tiling,
+};
+use accelsim_core::{Error, Gemm, GemmStats};
+use numpy::PyArray1;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+
+/// A validated, immutable memory system: scratchpads, accumulator, DRAM model, layout.
+#[pyclass(frozen, module = "accelsim._core")]
+#[derive(Clone)]
+pub(crate) struct MemoryConfig {
+    inner: CoreMemory,
+}
+
+fn size(field: &str, v: i64) -> PyResult<u64> {
+    u64::try_from(v).ok().filter(|&x| x > 0).ok_or_else(|| {
+        to_py(Error::config(
+            field,
+            format!("{v} must be a positive number of bytes"),
+        ))
+    })
+}
+
+fn word(field: &str, v: i64) -> PyResult<u32> {
+    u32::try_from(v).map_err(|_| {
+        to_py(Error::config(
+            field,
+            format!("{v} is out of range; 1 to 16"),
+        ))
+    })
+}
+
+#[pymethods]
+impl MemoryConfig {
+    #[new]
+    #[pyo3(signature = (*, ifmap_bytes=262144, filter_bytes=262144, ofmap_bytes=262144,
+        ifmap_word_bytes=1, filter_word_bytes=1, ofmap_word_bytes=4, double_buffer=true,
+        accumulator=true, output_bytes=1, dram="bandwidth", bandwidth=16.0, latency=100,
+        ifmap_base=0, filter_base=1u64 << 32, ofmap_base=2u64 << 32))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        ifmap_bytes: i64,
+        filter_bytes: i64,
+        ofmap_bytes: i64,
+        ifmap_word_bytes: i64,
+        filter_word_bytes: i64,
+        ofmap_word_bytes: i64,
+        double_buffer: bool,
+        accumulator: bool,
+        output_bytes: i64,
+        dram: &str,
+        bandwidth: f64,
+        latency: i64,
+        ifmap_base: u64,
+        filter_base: u64,
+        ofmap_base: u64,
+    ) -> PyResult<Self> {
+        let buf = |name: &str, bytes: i64, w: i64| -> PyResult<BufferConfig> {
+            Ok(BufferConfig {
+                double_buffered: double_buffer,
+                ..BufferConfig::new(
+                    size(&format!("{name}.size"), bytes)?,
+                    word(&format!("{name}.word_bytes"), w)?,
+                )
+            })
+        };
+        let dram = match dram.trim().to_ascii_lowercase().as_str() {
+            "bandwidth" => DramModel::Bandwidth {
+                bytes_per_cycle: bandwidth,
+                latency: u64::try_from(latency).map_err(|_| {
+                    to_py(Error::config(
+                        "latency",
+                        format!("{latency} must be >= 0 cycles"),
+                    ))
+                })?,
+            },
+            other => {
+                return Err(to_py(Error::config(
+                    "dram",
+                    format!("unknown DRAM model '{other}'; valid choices: bandwidth"),
+                )))
+            }
+        };
+        let inner = CoreMemory {
+            ifmap: buf("ifmap", ifmap_bytes, ifmap_word_bytes)?,
+            filter: buf("filter", filter_bytes, filter_word_bytes)?,
+            ofmap: buf("ofmap", ofmap_bytes, ofmap_word_bytes)?,
+            accumulator,
+            output_bytes: word("output_bytes", output_bytes)?,
+            dram,
+            layout: Layout {
+                ifmap_base,
+                filter_base,
+                ofmap_base,
+            },
+        };
+        inner.validate().map_err(to_py)?;
+        Ok(MemoryConfig { inner })
+    }
+
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let c = &self.inner;
+        let d = PyDict::new(py);
+        d.set_item("ifmap_bytes", c.ifmap.size_bytes)?;
+        d.set_item("filter_bytes", c.filter.size_bytes)?;
+        d.set_item("ofmap_bytes", c.ofmap.size_bytes)?;
+        d.set_item("ifmap_word_bytes", c.ifmap.word_bytes)?;
+        d.set_item("filter_word_bytes", c.filter.word_bytes)?;
+        d.set_item("ofmap_word_bytes", c.ofmap.word_bytes)?;
+        d.set_item("double_buffer", c.ifmap.double_buffered)?;
+        d.set_item("accumulator", c.accumulator)?;
+        d.set_item("output_bytes", c.output_bytes)?;
+        let DramModel::Bandwidth {
+            bytes_per_cycle,
+            latency,
+        } = c.dram;
+        d.set_item("dram", "bandwidth")?;
+        d.set_item("bandwidth", bytes_per_cycle)?;
+        d.set_item("latency", latency)?;
+        d.set_item("ifmap_base", c.layout.ifmap_base)?;
+        d.set_item("filter_base", c.layout.filter_base)?;
+        d.set_item("ofmap_base", c.layout.ofmap_base)?;
+        Ok(d)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!("MemoryConfig({})", self.to_dict(py)?.repr()?))
+    }
+}
+
+/// A tiling as Python passes it: `(m_t, k_t, n_t, order)`.
+type PyTiling = (i64, i64, i64, String);
+
+fn tiling_of(t: Option<PyTiling>) -> PyResult<Option<Tiling>> {
+    t.map(|(m, k, n, order)| {
+        let dim = |name: &str, v: i64| {
+            u64::try_from(v).map_err(|_| {
+                to_py(Error::config(
+                    &format!("tiling.{name}"),
+                    format!("{v} must be a positive integer"),
+                ))
+            })
+        };
+        Ok(Tiling {
+            m: dim("m", m)?,
+            k: dim("k", k)?,
+            n: dim("n", n)?,
+            order: order.parse::<LoopOrder>().map_err(to_py)?,
+        })
+    })
+    .transpose()
+}
+
+/// Simulate `(m, k, n, groups)` layers one after another with the memory system. `tilings`
+/// gives each layer's `(m_t, k_t, n_t, order)` or `None` for the default chooser.
+#[pyfunction]
+#[pyo3(signature = (shapes, config, memory, tilings=None))]
+fn simulate_memory_layers<'py>(
+    py: Python<'py>,
+    shapes: Vec<(i64, i64, i64, i64)>,
+    config: &ArrayConfig,
+    memory: &MemoryConfig,
+    tilings: Option<Vec<Option<PyTiling>>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let gemms: Vec<Gemm> = shapes
+        .iter()
+        .map(|&(m, k, n, g)| crate::gemm_of(m, k, n, g))
+        .collect::<PyResult<_>>()?;
+    let tilings: Vec<Option<Tiling>> = match tilings {
+        None => vec![None; gemms.len()],
+        Some(v) => {
+            if v.len() != gemms.len() {
+                return Err(to_py(Error::config(
+                    "tilings",
+                    format!("{} tilings for {} layers", v.len(), gemms.len()),
+                )));
+            }
+            v.into_iter().map(tiling_of).collect::<PyResult<_>>()?
+        }
+    };
+    let (array, mem) = (config.inner, memory.inner);
+    let results = detached(py, |cancel| {
+        gemms
+            .iter()
+            .zip(&tilings)
+            .map(|(g, t)| simulate_layer(&array, &mem, g, *t, false, cancel))
+            .collect::<Result<Vec<_>, Error>>()
+    })?;
+    let d = PyDict::new(py);
+    for (i, (name, _, _)) in GemmStats::CATALOG.iter().enumerate() {
+        let col: Vec<i64> = results.iter().map(|r| r.array.values()[i] as i64).collect();
+        d.set_item(*name, PyArray1::from_vec(py, col))?;
+    }
+    for (i, (name, _, _)) in MemStats::CATALOG.iter().enumerate() {
+        let col: Vec<i64> = results.iter().map(|r| r.mem.values()[i] as i64).collect();
+        d.set_item(*name, PyArray1::from_vec(py, col))?;
+    }
+    let tcol = |f: &dyn Fn(&Tiling) -> u64| -> Vec<i64> {
+        results.iter().map(|r| f(&r.tiling) as i64).collect()
+    };
+    d.set_item("tile_m", PyArray1::from_vec(py, tcol(&|t| t.m)))?;
+    d.set_item("tile_k", PyArray1::from_vec(py, tcol(&|t| t.k)))?;
+    d.set_item("tile_n", PyArray1::from_vec(py, tcol(&|t| t.n)))?;
+    let orders: Vec<&str> = results.iter().map(|r| r.tiling.order.name()).collect();
+    d.set_item("tile_order", orders)?;
+    Ok(d)
+}
+
+/// The default tiling of one layer: `(m_t, k_t, n_t, order)`.
+#[pyfunction]
+#[pyo3(signature = (m, k, n, config, memory, groups=1))]
+fn default_tiling(
+    m: i64,
+    k: i64,
+    n: i64,
+    config: &ArrayConfig,
+    memory: &MemoryConfig,
+    groups: i64,
+) -> PyResult<(u64, u64, u64, &'static str)> {
+    let g = crate::gemm_of(m, k, n, groups)?;
+    let t = choose_tiling(&g, &config.inner, &memory.inner).map_err(to_py)?;
+    Ok((t.m, t.k, t.n, t.order.name()))
+}
+
+/// Every memory-system statistic as `(name, unit, description)`.
+#[pyfunction]
+fn memory_stat_catalog() -> Vec<(&'static str, &'static str, &'static str)> {
+    MemStats::CATALOG.to_vec()
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add_class::<MemoryConfig>()?;
+    m.add("LOOP_ORDERS", PyTuple::new(py, LoopOrder::NAMES)?)?;
+    m.add("DRAM_MODELS", PyTuple::new(py, ["bandwidth"])?)?;
+    m.add_function(wrap_pyfunction!(simulate_memory_layers, m)?)?;
+    m.add_function(wrap_pyfunction!(default_tiling, m)?)?;
+    m.add_function(wrap_pyfunction!(memory_stat_catalog, m)?)?;
+    Ok(())
+}
