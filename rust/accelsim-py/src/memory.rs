@@ -2,8 +2,8 @@
 
 use crate::{detached, to_py, ArrayConfig};
 use accelsim_core::memory::{
-    choose_tiling, simulate_layer, BufferConfig, DramModel, Layout, LoopOrder, MemStats,
-    MemoryConfig as CoreMemory, Tiling,
+    choose_tiling, simulate_layer, BufferConfig, DramModel, EnergyStats, EnergyTable, Layout,
+    LoopOrder, MemStats, MemoryConfig as CoreMemory, Tiling,
 };
 use accelsim_core::{Error, Gemm, GemmStats};
 use numpy::PyArray1;
@@ -41,7 +41,9 @@ impl MemoryConfig {
     #[pyo3(signature = (*, ifmap_bytes=262144, filter_bytes=262144, ofmap_bytes=262144,
         ifmap_word_bytes=1, filter_word_bytes=1, ofmap_word_bytes=4, double_buffer=true,
         accumulator=true, output_bytes=1, dram="bandwidth", bandwidth=16.0, latency=100,
-        ifmap_base=0, filter_base=1u64 << 32, ofmap_base=2u64 << 32))]
+        ifmap_base=0, filter_base=1u64 << 32, ofmap_base=2u64 << 32,
+        mac_pj=None, sram_pj_per_byte_8kib=None, dram_read_pj_per_byte=None,
+        dram_write_pj_per_byte=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         ifmap_bytes: i64,
@@ -59,7 +61,18 @@ impl MemoryConfig {
         ifmap_base: u64,
         filter_base: u64,
         ofmap_base: u64,
+        mac_pj: Option<f64>,
+        sram_pj_per_byte_8kib: Option<f64>,
+        dram_read_pj_per_byte: Option<f64>,
+        dram_write_pj_per_byte: Option<f64>,
     ) -> PyResult<Self> {
+        let d = EnergyTable::default();
+        let energy = EnergyTable {
+            mac_pj: mac_pj.unwrap_or(d.mac_pj),
+            sram_pj_per_byte_8kib: sram_pj_per_byte_8kib.unwrap_or(d.sram_pj_per_byte_8kib),
+            dram_read_pj_per_byte: dram_read_pj_per_byte.unwrap_or(d.dram_read_pj_per_byte),
+            dram_write_pj_per_byte: dram_write_pj_per_byte.unwrap_or(d.dram_write_pj_per_byte),
+        };
         let buf = |name: &str, bytes: i64, w: i64| -> PyResult<BufferConfig> {
             Ok(BufferConfig {
                 double_buffered: double_buffer,
@@ -98,6 +111,7 @@ impl MemoryConfig {
                 filter_base,
                 ofmap_base,
             },
+            energy,
         };
         inner.validate().map_err(to_py)?;
         Ok(MemoryConfig { inner })
@@ -125,6 +139,10 @@ impl MemoryConfig {
         d.set_item("ifmap_base", c.layout.ifmap_base)?;
         d.set_item("filter_base", c.layout.filter_base)?;
         d.set_item("ofmap_base", c.layout.ofmap_base)?;
+        d.set_item("mac_pj", c.energy.mac_pj)?;
+        d.set_item("sram_pj_per_byte_8kib", c.energy.sram_pj_per_byte_8kib)?;
+        d.set_item("dram_read_pj_per_byte", c.energy.dram_read_pj_per_byte)?;
+        d.set_item("dram_write_pj_per_byte", c.energy.dram_write_pj_per_byte)?;
         Ok(d)
     }
 
@@ -200,6 +218,10 @@ fn simulate_memory_layers<'py>(
         let col: Vec<i64> = results.iter().map(|r| r.mem.values()[i] as i64).collect();
         d.set_item(*name, PyArray1::from_vec(py, col))?;
     }
+    for (i, (name, _, _)) in EnergyStats::CATALOG.iter().enumerate() {
+        let col: Vec<f64> = results.iter().map(|r| r.energy.values()[i]).collect();
+        d.set_item(*name, PyArray1::from_vec(py, col))?;
+    }
     let tcol = |f: &dyn Fn(&Tiling) -> u64| -> Vec<i64> {
         results.iter().map(|r| f(&r.tiling) as i64).collect()
     };
@@ -227,10 +249,14 @@ fn default_tiling(
     Ok((t.m, t.k, t.n, t.order.name()))
 }
 
-/// Every memory-system statistic as `(name, unit, description)`.
+/// Every memory-system and energy statistic as `(name, unit, description)`.
 #[pyfunction]
 fn memory_stat_catalog() -> Vec<(&'static str, &'static str, &'static str)> {
-    MemStats::CATALOG.to_vec()
+    MemStats::CATALOG
+        .iter()
+        .chain(EnergyStats::CATALOG)
+        .copied()
+        .collect()
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -5,10 +5,12 @@
 //! `docs/memory.md` describes the model.
 
 mod backend;
+mod energy;
 mod system;
 mod tiling;
 
 pub use backend::{Backend, BandwidthModel, Transfer};
+pub use energy::{EnergyStats, EnergyTable};
 pub use system::{simulate_layer, LayerResult};
 pub use tiling::{choose_tiling, LoopOrder, Tiling, TrafficEstimate};
 
@@ -110,6 +112,7 @@ pub struct MemoryConfig {
     pub output_bytes: u32,
     pub dram: DramModel,
     pub layout: Layout,
+    pub energy: EnergyTable,
 }
 
 impl Default for MemoryConfig {
@@ -125,6 +128,7 @@ impl Default for MemoryConfig {
                 latency: 100,
             },
             layout: Layout::default(),
+            energy: EnergyTable::default(),
         }
     }
 }
@@ -140,6 +144,7 @@ impl MemoryConfig {
                 format!("{} is out of range; 1 to 16", self.output_bytes),
             ));
         }
+        self.energy.validate()?;
         match self.dram {
             DramModel::Bandwidth {
                 bytes_per_cycle,

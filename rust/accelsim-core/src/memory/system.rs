@@ -5,7 +5,7 @@
 
 use super::backend::{Backend, BandwidthModel, Transfer};
 use super::tiling::{choose_tiling, dim_of, Dim, Tiling};
-use super::{roles, MemStats, MemoryConfig, Operand};
+use super::{roles, EnergyStats, MemStats, MemoryConfig, Operand};
 use crate::config::{ArrayConfig, Dataflow};
 use crate::error::{Error, Result};
 use crate::fast::FastArray;
@@ -20,6 +20,7 @@ pub struct LayerResult {
     /// its last write-back.
     pub array: GemmStats,
     pub mem: MemStats,
+    pub energy: EnergyStats,
     pub tiling: Tiling,
     /// Per-fold timing, when asked for.
     pub folds: Vec<(Fold, FoldTiming)>,
@@ -398,9 +399,11 @@ pub fn simulate_layer(
     st.compute_cycles =
         array_stats.cycles - st.stall_ifmap_cycles - st.stall_filter_cycles - st.stall_ofmap_cycles;
     st.dram_busy_cycles = backend.busy_cycles();
+    let energy = EnergyStats::of(&mem.energy, mem, &array_stats, &st);
     Ok(LayerResult {
         array: array_stats,
         mem: st,
+        energy,
         tiling,
         folds: kept,
     })
