@@ -1,22 +1,38 @@
-//! DRAM backends behind the DMA engine. A backend serves transfers (a run of bytes read or
-//! written) in the order the DMA engine issues them and says when each completes.
+//! DRAM backends behind the DMA engine. The DMA engine issues transfers in order; a backend
+//! serves them in that order and says, when asked, when each completes. Asking may advance a
+//! cycle-level backend's clock, during which it keeps serving every transfer issued so far, so
+//! consecutive transfers overlap as they would in hardware.
 
 use super::DramModel;
 
-/// One DMA transfer: `bytes` from or to DRAM, issued no earlier than `start` (accelerator
-/// cycles).
+/// One DMA transfer: a `rows x row_bytes` block, row `i` at `addr + i * stride` in DRAM, read
+/// or written, issued no earlier than `start` (accelerator cycles).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Transfer {
     pub start: u64,
-    pub bytes: u64,
+    pub addr: u64,
+    pub rows: u64,
+    pub row_bytes: u64,
+    pub stride: u64,
     pub write: bool,
 }
 
+impl Transfer {
+    pub fn bytes(&self) -> u64 {
+        self.rows * self.row_bytes
+    }
+}
+
+/// Identifies an issued transfer.
+pub type TransferId = usize;
+
 /// A DRAM as the DMA engine sees it.
 pub trait Backend {
-    /// Serve `t` after every transfer submitted before it has been issued; returns the cycle in
-    /// which its last byte arrives (read) or is accepted (write). Data is usable the cycle after.
-    fn serve(&mut self, t: &Transfer) -> u64;
+    /// Queue `t` behind every transfer issued before it.
+    fn issue(&mut self, t: &Transfer) -> TransferId;
+    /// The accelerator cycle in which transfer `id`'s last byte arrives (read) or is accepted
+    /// (write); its data is usable from the next cycle.
+    fn complete(&mut self, id: TransferId) -> u64;
     /// Cycles the interface spent transferring so far.
     fn busy_cycles(&self) -> u64;
 }
@@ -29,32 +45,44 @@ pub struct BandwidthModel {
     /// The first cycle the interface is free.
     free: u64,
     busy: u64,
+    done: Vec<u64>,
 }
 
 impl BandwidthModel {
-    pub fn new(model: &DramModel) -> Self {
-        let DramModel::Bandwidth {
-            bytes_per_cycle,
-            latency,
-        } = *model;
+    pub fn new(bytes_per_cycle: f64, latency: u64) -> Self {
         BandwidthModel {
             bytes_per_cycle,
             latency,
             free: 0,
             busy: 0,
+            done: Vec::new(),
+        }
+    }
+
+    pub fn from_model(model: &DramModel) -> Option<Self> {
+        match *model {
+            DramModel::Bandwidth {
+                bytes_per_cycle,
+                latency,
+            } => Some(Self::new(bytes_per_cycle, latency)),
         }
     }
 }
 
 impl Backend for BandwidthModel {
-    fn serve(&mut self, t: &Transfer) -> u64 {
-        let cycles = ((t.bytes as f64 / self.bytes_per_cycle).ceil() as u64).max(1);
+    fn issue(&mut self, t: &Transfer) -> TransferId {
+        let cycles = ((t.bytes() as f64 / self.bytes_per_cycle).ceil() as u64).max(1);
         let issue = t.start.max(self.free);
         self.free = issue + cycles;
         self.busy += cycles;
         // The last byte crosses the interface in cycle issue + cycles - 1 and arrives `latency`
         // cycles later.
-        issue + cycles - 1 + self.latency
+        self.done.push(issue + cycles - 1 + self.latency);
+        self.done.len() - 1
+    }
+
+    fn complete(&mut self, id: TransferId) -> u64 {
+        self.done[id]
     }
 
     fn busy_cycles(&self) -> u64 {
@@ -66,38 +94,29 @@ impl Backend for BandwidthModel {
 mod tests {
     use super::*;
 
+    fn t(start: u64, bytes: u64) -> Transfer {
+        Transfer {
+            start,
+            addr: 0,
+            rows: 1,
+            row_bytes: bytes,
+            stride: bytes,
+            write: false,
+        }
+    }
+
     #[test]
     fn serializes_transfers_and_adds_latency() {
-        let mut b = BandwidthModel::new(&DramModel::Bandwidth {
-            bytes_per_cycle: 4.0,
-            latency: 10,
-        });
+        let mut b = BandwidthModel::new(4.0, 10);
         // 16 bytes at 4 B/cycle: cycles 0..3 on the interface, arrives at 3 + 10.
-        assert_eq!(
-            b.serve(&Transfer {
-                start: 0,
-                bytes: 16,
-                write: false
-            }),
-            13
-        );
+        let a = b.issue(&t(0, 16));
         // the next one waits for the interface (free at 4)
-        assert_eq!(
-            b.serve(&Transfer {
-                start: 2,
-                bytes: 5,
-                write: true
-            }),
-            4 + 2 - 1 + 10
-        );
+        let c = b.issue(&t(2, 5));
         // an idle gap: starts when asked
+        let d = b.issue(&t(100, 1));
         assert_eq!(
-            b.serve(&Transfer {
-                start: 100,
-                bytes: 1,
-                write: false
-            }),
-            110
+            (b.complete(a), b.complete(c), b.complete(d)),
+            (13, 4 + 2 - 1 + 10, 110)
         );
         assert_eq!(b.busy_cycles(), 4 + 2 + 1);
     }

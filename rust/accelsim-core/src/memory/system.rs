@@ -3,7 +3,7 @@
 //! written back (or spilled as partial sums), the array's folds stepped with the resulting
 //! operand readiness, and every cycle the array waited attributed to the operand it waited for.
 
-use super::backend::{Backend, BandwidthModel, Transfer};
+use super::backend::{Backend, BandwidthModel, Transfer, TransferId};
 use super::tiling::{choose_tiling, dim_of, Dim, Tiling};
 use super::{roles, EnergyStats, MemStats, MemoryConfig, Operand};
 use crate::config::{ArrayConfig, Dataflow};
@@ -91,13 +91,70 @@ fn tiles(g: &Gemm, t: &Tiling) -> Vec<Tile> {
     out
 }
 
+/// Where the layer's tensors live in DRAM: row-major GEMM operands, group-major, and a
+/// partial-sum region after the outputs.
+struct Addresses {
+    ifmap: u64,
+    filter: u64,
+    ofmap: u64,
+    psum: u64,
+}
+
+impl Addresses {
+    fn new(g: &Gemm, mem: &MemoryConfig) -> Self {
+        let out_bytes = g.groups * g.m * g.n * mem.output_bytes as u64;
+        Addresses {
+            ifmap: mem.layout.ifmap_base,
+            filter: mem.layout.filter_base,
+            ofmap: mem.layout.ofmap_base,
+            psum: mem.layout.ofmap_base + out_bytes.div_ceil(4096) * 4096,
+        }
+    }
+
+    /// The block of tile `t` of operand `op` (`word` bytes per element; for the ofmap, which
+    /// region: final outputs or partial sums).
+    fn block(
+        &self,
+        g: &Gemm,
+        t: &Tile,
+        op: Operand,
+        word: u64,
+        psum: bool,
+        start: u64,
+        write: bool,
+    ) -> Transfer {
+        let (base, ld, r0, c0, rows, cols, plane) = match op {
+            Operand::Ifmap => (self.ifmap, g.k, t.m0, t.k0, t.m, t.k, g.m * g.k),
+            Operand::Filter => (self.filter, g.n, t.k0, t.n0, t.k, t.n, g.k * g.n),
+            Operand::Ofmap => (
+                if psum { self.psum } else { self.ofmap },
+                g.n,
+                t.m0,
+                t.n0,
+                t.m,
+                t.n,
+                g.m * g.n,
+            ),
+        };
+        Transfer {
+            start,
+            addr: base + (t.group * plane + r0 * ld + c0) * word,
+            rows,
+            row_bytes: cols * word,
+            stride: ld * word,
+            write,
+        }
+    }
+}
+
 /// Loads of one input operand into its buffer's halves.
 struct InputStream {
     op: Operand,
     double: bool,
     word_bytes: u64,
-    /// Per load: (cycle its data is usable, cycle of the last read by the array so far).
-    loads: Vec<(u64, u64)>,
+    /// Per load: (its transfer, cycle its data is usable once known, cycle of the last read by
+    /// the array so far).
+    loads: Vec<(TransferId, Option<u64>, u64)>,
     last_key: Option<(u64, u64, u64)>,
     /// Load index of each tile.
     tile_load: Vec<usize>,
@@ -117,7 +174,14 @@ impl InputStream {
 
     /// Issue the load tile `t` needs, if it needs a new one. Its half is free once the load that
     /// last used it has been read for the last time.
-    fn issue<B: Backend>(&mut self, t: &Tile, backend: &mut B, st: &mut MemStats) {
+    fn issue(
+        &mut self,
+        g: &Gemm,
+        t: &Tile,
+        addrs: &Addresses,
+        backend: &mut dyn Backend,
+        st: &mut MemStats,
+    ) {
         let key = t.key(self.op);
         if self.last_key == Some(key) {
             self.tile_load.push(self.loads.len() - 1);
@@ -126,24 +190,16 @@ impl InputStream {
         let j = self.loads.len();
         let reuse_distance = if self.double { 2 } else { 1 };
         let start = if j >= reuse_distance {
-            self.loads[j - reuse_distance].1 + 1
+            self.loads[j - reuse_distance].2 + 1
         } else {
             0
         };
-        let (rows, cols) = match self.op {
-            Operand::Ifmap => (t.m, t.k),
-            _ => (t.k, t.n),
-        };
-        let words = rows * cols;
-        let bytes = words * self.word_bytes;
-        let done = backend.serve(&Transfer {
-            start,
-            bytes,
-            write: false,
-        });
-        self.loads.push((done + 1, 0));
+        let tr = addrs.block(g, t, self.op, self.word_bytes, false, start, false);
+        let id = backend.issue(&tr);
+        self.loads.push((id, None, 0));
         self.last_key = Some(key);
         self.tile_load.push(j);
+        let (bytes, words) = (tr.bytes(), tr.bytes() / self.word_bytes);
         st.dram_read_bytes += bytes;
         match self.op {
             Operand::Ifmap => {
@@ -157,13 +213,14 @@ impl InputStream {
         }
     }
 
-    fn ready(&self, tile: usize) -> u64 {
-        self.loads[self.tile_load[tile]].0
+    fn ready(&mut self, tile: usize, backend: &mut dyn Backend) -> u64 {
+        let l = &mut self.loads[self.tile_load[tile]];
+        *l.1.get_or_insert_with(|| backend.complete(l.0) + 1)
     }
 
     fn read_until(&mut self, tile: usize, cycle: u64) {
         let l = &mut self.loads[self.tile_load[tile]];
-        l.1 = l.1.max(cycle);
+        l.2 = l.2.max(cycle);
     }
 }
 
@@ -193,11 +250,49 @@ pub fn simulate_layer(
         ));
     }
     let tiles = tiles(gemm, &tiling);
+    let mut backend: Box<dyn Backend> = match BandwidthModel::from_model(&mem.dram) {
+        Some(b) => Box::new(b),
+        None => unreachable!("every DRAM model has a backend"),
+    };
+    run_tiles(
+        array,
+        mem,
+        gemm,
+        tiling,
+        &tiles,
+        backend.as_mut(),
+        keep_folds,
+        cancel,
+    )
+}
+
+/// The per-layer state of the output (ofmap) buffer: visits are runs of consecutive tiles with
+/// the same output tile (one tile per visit without the accumulator).
+struct OutputStream {
+    reuse_distance: usize,
+    /// Per visit: the write-back (or spill) transfer, once issued.
+    writes: Vec<Option<TransferId>>,
+    /// When the current visit's half is free and, if needed, its partial sums are back.
+    ready: u64,
+    end: u64,
+    words: u64,
+    readback: bool,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_tiles(
+    array: &ArrayConfig,
+    mem: &MemoryConfig,
+    gemm: &Gemm,
+    tiling: Tiling,
+    tiles: &[Tile],
+    backend: &mut dyn Backend,
+    keep_folds: bool,
+    cancel: CancelHook<'_>,
+) -> Result<LayerResult> {
     let df = array.dataflow();
     let (stationary_op, stream_op) = roles(df);
-    let mut backend = match mem.dram {
-        super::DramModel::Bandwidth { .. } => BandwidthModel::new(&mem.dram),
-    };
+    let addrs = Addresses::new(gemm, mem);
     let mut st = MemStats {
         tiles: tiles.len() as u64,
         ..Default::default()
@@ -214,42 +309,41 @@ pub fn simulate_layer(
         mem.filter.word_bytes,
         tiles.len(),
     );
+    let mut out = OutputStream {
+        reuse_distance: if mem.ofmap.double_buffered { 2 } else { 1 },
+        writes: Vec::new(),
+        ready: 0,
+        end: 0,
+        words: 0,
+        readback: false,
+    };
     let mut fast = FastArray::new(array);
     let mut kept = Vec::new();
     let mut folds_done = 0usize;
-
-    // Output visits: a run of consecutive tiles with the same output tile (only one tile per
-    // visit without the accumulator). Per visit: the cycle its buffer half is free again.
-    let mut visit_release: Vec<u64> = Vec::new();
-    let out_reuse = if mem.ofmap.double_buffered { 2 } else { 1 };
-    let mut ofmap_ready = 0u64;
-    let mut visit_end = 0u64; // last result of the current visit
-    let mut visit_words = 0u64; // array results written into the current visit's half
-    let mut visit_readback = false;
     let mut last_end = 0u64;
-    let mut last_dma = 0u64;
 
+    // Issue tile i's loads of the operands whose buffering matches `double`.
     let issue_inputs = |i: usize,
+                        double: bool,
                         ifmap: &mut InputStream,
                         filter: &mut InputStream,
-                        backend: &mut BandwidthModel,
-                        st: &mut MemStats,
-                        double_pass: bool| {
+                        backend: &mut dyn Backend,
+                        st: &mut MemStats| {
         for s in [ifmap, filter] {
-            if s.double == double_pass && s.tile_load.len() == i {
-                s.issue(&tiles[i], backend, st);
+            if s.double == double && s.tile_load.len() == i {
+                s.issue(gemm, &tiles[i], &addrs, backend, st);
             }
         }
     };
 
     for i in 0..tiles.len() {
         let t = tiles[i];
-        // Loads this tile needs that could not be prefetched, then the next tile's prefetch
-        // (double-buffered operands only: its half was released by a tile already simulated).
-        issue_inputs(i, &mut ifmap, &mut filter, &mut backend, &mut st, true);
-        issue_inputs(i, &mut ifmap, &mut filter, &mut backend, &mut st, false);
+        // This tile's loads that could not be prefetched, then the next tile's prefetch
+        // (double-buffered operands: its half was released by a tile already simulated).
+        issue_inputs(i, true, &mut ifmap, &mut filter, backend, &mut st);
+        issue_inputs(i, false, &mut ifmap, &mut filter, backend, &mut st);
         if i + 1 < tiles.len() {
-            issue_inputs(i + 1, &mut ifmap, &mut filter, &mut backend, &mut st, true);
+            issue_inputs(i + 1, true, &mut ifmap, &mut filter, backend, &mut st);
         }
 
         // A new output visit needs a free ofmap half and, for a tile with earlier K partial
@@ -258,30 +352,27 @@ pub fn simulate_layer(
             i == 0 || !mem.accumulator || tiles[i - 1].key(Operand::Ofmap) != t.key(Operand::Ofmap);
         let out_words = t.m * t.n;
         if new_visit {
-            let v = visit_release.len();
-            let free = if v >= out_reuse {
-                visit_release[v - out_reuse]
+            let v = out.writes.len();
+            let free = if v >= out.reuse_distance {
+                let w =
+                    out.writes[v - out.reuse_distance].expect("an earlier visit was written back");
+                backend.complete(w) + 1
             } else {
                 0
             };
-            ofmap_ready = free;
-            visit_readback = t.k0 > 0;
-            if visit_readback {
-                let bytes = 4 * out_words;
-                let done = backend.serve(&Transfer {
-                    start: free,
-                    bytes,
-                    write: false,
-                });
-                ofmap_ready = done + 1;
-                last_dma = last_dma.max(done);
-                st.dram_read_bytes += bytes;
-                st.dram_psum_read_bytes += bytes;
+            out.ready = free;
+            out.readback = t.k0 > 0;
+            if out.readback {
+                let tr = addrs.block(gemm, &t, Operand::Ofmap, 4, true, free, false);
+                let id = backend.issue(&tr);
+                out.ready = backend.complete(id) + 1;
+                st.dram_read_bytes += tr.bytes();
+                st.dram_psum_read_bytes += tr.bytes();
                 st.ofmap_sram_writes += out_words;
             }
-            visit_end = 0;
-            visit_words = 0;
-            visit_release.push(u64::MAX); // set when the visit is written back
+            out.end = 0;
+            out.words = 0;
+            out.writes.push(None);
         }
 
         // The array runs the tile's folds.
@@ -291,6 +382,13 @@ pub fn simulate_layer(
             n: t.n,
             groups: 1,
         };
+        let ifmap_ready = ifmap.ready(i, backend);
+        let filter_ready = filter.ready(i, backend);
+        let ready_of = |op: Operand| match op {
+            Operand::Ifmap => ifmap_ready,
+            Operand::Filter => filter_ready,
+            Operand::Ofmap => out.ready,
+        };
         for f in default_folds(&sub, array)? {
             let fold = Fold {
                 group: t.group,
@@ -299,16 +397,11 @@ pub fn simulate_layer(
                 n0: t.n0 + f.n0,
                 ..f
             };
-            let ready_of = |op: Operand| match op {
-                Operand::Ifmap => ifmap.ready(i),
-                Operand::Filter => filter.ready(i),
-                Operand::Ofmap => ofmap_ready,
-            };
             let (stat_ready, stream_inputs) = match df {
-                Dataflow::Os => (0, ready_of(Operand::Ifmap).max(ready_of(Operand::Filter))),
+                Dataflow::Os => (0, ifmap_ready.max(filter_ready)),
                 _ => (ready_of(stationary_op), ready_of(stream_op)),
             };
-            let step = fast.step(&fold, stat_ready, stream_inputs.max(ofmap_ready));
+            let step = fast.step(&fold, stat_ready, stream_inputs.max(out.ready));
             // Attribute the wait to the operand the stream start waited for.
             let stall = step.timing.stream_start - step.array_stream_start;
             if stall > 0 {
@@ -338,11 +431,11 @@ pub fn simulate_layer(
             ifmap.read_until(i, ifmap_last);
             filter.read_until(i, filter_last);
             let a = fold.on_array(df);
-            visit_words += match df {
+            out.words += match df {
                 Dataflow::Os => a.tile_rows * a.tile_cols,
                 _ => a.vectors * a.tile_cols,
             };
-            visit_end = visit_end.max(step.timing.end);
+            out.end = out.end.max(step.timing.end);
             last_end = last_end.max(step.timing.end);
             if keep_folds {
                 kept.push((fold, step.timing));
@@ -353,45 +446,43 @@ pub fn simulate_layer(
             }
         }
 
-        // End of a visit: accumulate reads, then write the tile back (final outputs) or spill
-        // its partial sums; the half is free once the write has been accepted.
+        // End of a visit: the tile's results are written back (final outputs) or spilled (partial
+        // sums); the half is free once the write has been accepted.
         let visit_ends = i + 1 == tiles.len()
             || !mem.accumulator
             || tiles[i + 1].key(Operand::Ofmap) != t.key(Operand::Ofmap);
         if visit_ends {
-            let first_contributions = if visit_readback { 0 } else { out_words };
-            st.ofmap_sram_reads += visit_words - first_contributions; // read-modify-write adds
-            st.ofmap_sram_writes += visit_words;
+            let first_contributions = if out.readback { 0 } else { out_words };
+            st.ofmap_sram_reads += out.words - first_contributions; // read-modify-write adds
+            st.ofmap_sram_writes += out.words;
             let complete = t.k0 + t.k == gemm.k;
-            let bytes = if complete {
-                mem.output_bytes as u64 * out_words
-            } else {
-                4 * out_words
-            };
-            let done = backend.serve(&Transfer {
-                start: visit_end + 1,
-                bytes,
-                write: true,
-            });
+            let word = if complete { mem.output_bytes as u64 } else { 4 };
+            let tr = addrs.block(gemm, &t, Operand::Ofmap, word, !complete, out.end + 1, true);
+            *out.writes.last_mut().unwrap() = Some(backend.issue(&tr));
             st.ofmap_sram_reads += out_words;
-            st.dram_write_bytes += bytes;
+            st.dram_write_bytes += tr.bytes();
             if complete {
-                st.dram_ofmap_bytes += bytes;
+                st.dram_ofmap_bytes += tr.bytes();
             } else {
-                st.dram_psum_write_bytes += bytes;
+                st.dram_psum_write_bytes += tr.bytes();
             }
-            last_dma = last_dma.max(done);
-            *visit_release.last_mut().unwrap() = done + 1;
         }
         // Single-buffered operands load the next tile only now (their only half was in use).
         if i + 1 < tiles.len() {
-            issue_inputs(i + 1, &mut ifmap, &mut filter, &mut backend, &mut st, false);
+            issue_inputs(i + 1, false, &mut ifmap, &mut filter, backend, &mut st);
         }
     }
 
-    let mut array_stats = fast.stats();
     // The layer runs from its first DMA transfer (cycle 0) to its last write-back; the tail
     // after the array's last result is the wait for that write-back.
+    let last_dma = out
+        .writes
+        .iter()
+        .flatten()
+        .map(|&w| backend.complete(w))
+        .max()
+        .unwrap_or(0);
+    let mut array_stats = fast.stats();
     let end = last_end.max(last_dma);
     st.stall_ofmap_cycles += end - last_end;
     array_stats.cycles = end + 1;
