@@ -112,17 +112,8 @@ impl Addresses {
     }
 
     /// The block of tile `t` of operand `op` (`word` bytes per element; for the ofmap, which
-    /// region: final outputs or partial sums).
-    fn block(
-        &self,
-        g: &Gemm,
-        t: &Tile,
-        op: Operand,
-        word: u64,
-        psum: bool,
-        start: u64,
-        write: bool,
-    ) -> Transfer {
+    /// region: final outputs or partial sums), as a read issued at cycle 0.
+    fn block(&self, g: &Gemm, t: &Tile, op: Operand, word: u64, psum: bool) -> Transfer {
         let (base, ld, r0, c0, rows, cols, plane) = match op {
             Operand::Ifmap => (self.ifmap, g.k, t.m0, t.k0, t.m, t.k, g.m * g.k),
             Operand::Filter => (self.filter, g.n, t.k0, t.n0, t.k, t.n, g.k * g.n),
@@ -137,12 +128,12 @@ impl Addresses {
             ),
         };
         Transfer {
-            start,
+            start: 0,
             addr: base + (t.group * plane + r0 * ld + c0) * word,
             rows,
             row_bytes: cols * word,
             stride: ld * word,
-            write,
+            write: false,
         }
     }
 }
@@ -194,7 +185,10 @@ impl InputStream {
         } else {
             0
         };
-        let tr = addrs.block(g, t, self.op, self.word_bytes, false, start, false);
+        let tr = Transfer {
+            start,
+            ..addrs.block(g, t, self.op, self.word_bytes, false)
+        };
         let id = backend.issue(&tr);
         self.loads.push((id, None, 0));
         self.last_key = Some(key);
@@ -363,7 +357,10 @@ fn run_tiles(
             out.ready = free;
             out.readback = t.k0 > 0;
             if out.readback {
-                let tr = addrs.block(gemm, &t, Operand::Ofmap, 4, true, free, false);
+                let tr = Transfer {
+                    start: free,
+                    ..addrs.block(gemm, &t, Operand::Ofmap, 4, true)
+                };
                 let id = backend.issue(&tr);
                 out.ready = backend.complete(id) + 1;
                 st.dram_read_bytes += tr.bytes();
@@ -457,7 +454,11 @@ fn run_tiles(
             st.ofmap_sram_writes += out.words;
             let complete = t.k0 + t.k == gemm.k;
             let word = if complete { mem.output_bytes as u64 } else { 4 };
-            let tr = addrs.block(gemm, &t, Operand::Ofmap, word, !complete, out.end + 1, true);
+            let tr = Transfer {
+                start: out.end + 1,
+                write: true,
+                ..addrs.block(gemm, &t, Operand::Ofmap, word, !complete)
+            };
             *out.writes.last_mut().unwrap() = Some(backend.issue(&tr));
             st.ofmap_sram_reads += out_words;
             st.dram_write_bytes += tr.bytes();
