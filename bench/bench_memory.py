@@ -1,0 +1,77 @@
+"""Speed and memory of the memory-system model. Prints figures; asserts nothing.
+
+    python bench/bench_memory.py [--repeat N] [--sram BYTES]
+
+For ResNet-18 on a 32x32 array with three scratchpads of ``--sram`` bytes (default 64 KiB each),
+for each DRAM model the native module offers (``_core.DRAM_MODELS``; the bandwidth model at
+16 B/cycle and 100 cycles of latency): total cycles, stall cycles by cause, DRAM traffic, energy,
+and the wall time and peak RSS of the simulation in a fresh process (import excluded from the
+time, included in the memory).
+
+Run it on a release build (``pip install .``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+
+CHILD = r"""
+import json, resource, sys, time
+import accelsim
+from accelsim import _core
+
+dram, sram, repeat = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+shapes = [(s.m, s.k, s.n, s.groups) for s in accelsim.get_model("resnet18").gemm_shapes()]
+array = _core.ArrayConfig(32, 32, "ws")
+memory = _core.MemoryConfig(
+    ifmap_bytes=sram, filter_bytes=sram, ofmap_bytes=sram, dram=dram, bandwidth=16.0, latency=100
+)
+best = float("inf")
+for _ in range(repeat):
+    t0 = time.perf_counter()
+    r = _core.simulate_memory_layers(shapes, array, memory)
+    best = min(best, time.perf_counter() - t0)
+keys = ["cycles", "compute_cycles", "stall_ifmap_cycles", "stall_filter_cycles",
+        "stall_ofmap_cycles", "dram_read_bytes", "dram_write_bytes", "energy_total_pj"]
+out = {k: float(r[k].sum()) for k in keys}
+out["wall_s"] = best
+out["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps(out))
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=3, help="timed repetitions (best is kept)")
+    ap.add_argument("--sram", type=int, default=64 << 10, help="bytes of each scratchpad")
+    args = ap.parse_args()
+
+    from accelsim import _core
+
+    print(f"ResNet-18, 32x32 ws, scratchpads of {args.sram // 1024} KiB each, fast engine")
+    head = ("dram", "cycles", "compute", "stall ifmap", "stall filter", "stall ofmap")
+    head2 = ("DRAM MB", "energy mJ", "wall s", "peak MiB")
+    print("{:>12} {:>11} {:>11} {:>11} {:>12} {:>11}".format(*head), end=" ")
+    print("{:>9} {:>10} {:>7} {:>9}".format(*head2))
+    for dram in _core.DRAM_MODELS:
+        res = subprocess.run(
+            [sys.executable, "-c", CHILD, dram, str(args.sram), str(args.repeat)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        r = json.loads(res.stdout.strip().splitlines()[-1])
+        mb = (r["dram_read_bytes"] + r["dram_write_bytes"]) / 1e6
+        print(
+            f"{dram:>12} {r['cycles']:>11,.0f} {r['compute_cycles']:>11,.0f} "
+            f"{r['stall_ifmap_cycles']:>11,.0f} {r['stall_filter_cycles']:>12,.0f} "
+            f"{r['stall_ofmap_cycles']:>11,.0f} {mb:>9.1f} {r['energy_total_pj'] / 1e9:>10.2f} "
+            f"{r['wall_s']:>7.3f} {r['peak_mib']:>9.1f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
