@@ -327,7 +327,7 @@ fn stationary<R: Readiness>(
                         // the write must trail that wavefront.
                         l < 2 || {
                             let s1 = out.timing[l - 1].stream_start;
-                            stream_started[l - 1] && t >= s1 + bank_write_lag(k, la as u64)
+                            stream_started[l - 1] && t >= s1 + bank_write_lag(k, la as u64, 1)
                         }
                     } else {
                         // Single bank: fold l-1's last vector must have entered.
@@ -336,7 +336,7 @@ fn stationary<R: Readiness>(
                                 stream_done_before[l - 1] || issued_last_vector == Some(l - 1);
                             let last_vec =
                                 out.timing[l - 1].stream_start + shape[l - 1].vectors - 1;
-                            done && t >= last_vec + bank_write_lag(k, la as u64)
+                            done && t >= last_vec + bank_write_lag(k, la as u64, 1)
                         }
                     });
             if can_start {

@@ -56,13 +56,14 @@ pub struct FoldTiming {
 }
 
 /// Extra cycles the stationary-bank write of a `k_rows`-row tile must trail the streaming
-/// wavefront by: `(k_rows - 1) * (acc_latency - 1)`. The load bus descends one row per cycle,
-/// the streamed operands one row per `acc_latency` cycles; row `k_rows - 1` is the last one
-/// written, so the lag makes every row's write land after the last earlier vector passed it,
-/// whichever earlier fold that vector belonged to.
+/// wavefront by: `(k_rows - 1) * (acc_latency - load_interval)`, never negative. The load bus
+/// descends one row per `load_interval` cycles (1 unless a scratchpad throttles it), the
+/// streamed operands one row per `acc_latency` cycles; row `k_rows - 1` is the last one written,
+/// so the lag makes every row's write land after the last earlier vector passed it, whichever
+/// earlier fold that vector belonged to.
 #[inline]
-pub fn bank_write_lag(k_rows: u64, acc_latency: u64) -> u64 {
-    (k_rows - 1) * (acc_latency - 1)
+pub fn bank_write_lag(k_rows: u64, acc_latency: u64, load_interval: u64) -> u64 {
+    (k_rows - 1) * acc_latency.saturating_sub(load_interval)
 }
 
 /// A hook the engines poll now and then (every few thousand cycles or folds); returning `true`

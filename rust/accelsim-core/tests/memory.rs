@@ -214,3 +214,58 @@ fn the_chooser_prefers_less_traffic_and_keeps_outputs_on_chip() {
         assert!(other.total() >= e.total(), "{order} {other:?} < {e:?}");
     }
 }
+
+#[test]
+fn fewer_banks_cost_cycles_and_are_charged_to_bank_conflicts() {
+    let mut rng = Lcg(21);
+    for _ in 0..200 {
+        let g = Gemm::new(rng.range(1, 60), rng.range(1, 60), rng.range(1, 60), 1).unwrap();
+        let df = Dataflow::ALL[rng.range(0, 2) as usize];
+        let array = ArrayConfig::square_default(rng.range(1, 8) as u32, rng.range(1, 8) as u32, df)
+            .unwrap();
+        let base = mem(
+            rng.range(1, 64) as f64,
+            rng.range(0, 30),
+            true,
+            rng.range(0, 1) == 1,
+        );
+        let t = choose_tiling(&g, &array, &base).unwrap();
+        let run = |banks: u32| {
+            let b = |x: BufferConfig| BufferConfig { banks, ..x };
+            let m = MemoryConfig {
+                ifmap: b(base.ifmap),
+                filter: b(base.filter),
+                ..base
+            };
+            simulate_layer(&array, &m, &g, Some(t), false, &never_cancel).unwrap()
+        };
+        let mut prev = u64::MAX;
+        for banks in [0, 16, 8, 4, 2, 1] {
+            let r = run(banks);
+            let stalls = r.mem.stall_ifmap_cycles
+                + r.mem.stall_filter_cycles
+                + r.mem.stall_ofmap_cycles
+                + r.mem.stall_bank_cycles;
+            assert_eq!(r.mem.compute_cycles + stalls, r.array.cycles);
+            // banks >= the array's widest vector: no conflict at all
+            let widest = array.rows().max(array.cols());
+            if banks == 0 || banks >= widest {
+                assert_eq!(r.mem.stall_bank_cycles, 0, "banks {banks} {g:?}");
+            }
+            if prev != u64::MAX {
+                assert!(
+                    r.array.cycles >= prev,
+                    "banks {banks}: {} < {prev}",
+                    r.array.cycles
+                );
+            }
+            prev = r.array.cycles;
+        }
+        // one bank, one port: every vector of n words takes n cycles
+        let one = run(1);
+        let zero = run(0);
+        if one.array.cycles > zero.array.cycles {
+            assert!(one.mem.stall_bank_cycles > 0, "{g:?} {df}");
+        }
+    }
+}

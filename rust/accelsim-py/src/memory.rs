@@ -43,7 +43,7 @@ impl MemoryConfig {
         accumulator=true, output_bytes=1, dram="bandwidth", bandwidth=16.0, latency=100,
         ifmap_base=0, filter_base=1u64 << 32, ofmap_base=2u64 << 32,
         mac_pj=None, sram_pj_per_byte_8kib=None, dram_read_pj_per_byte=None,
-        dram_write_pj_per_byte=None))]
+        dram_write_pj_per_byte=None, ifmap_banks=0, filter_banks=0, ifmap_ports=1, filter_ports=1))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         ifmap_bytes: i64,
@@ -65,6 +65,10 @@ impl MemoryConfig {
         sram_pj_per_byte_8kib: Option<f64>,
         dram_read_pj_per_byte: Option<f64>,
         dram_write_pj_per_byte: Option<f64>,
+        ifmap_banks: u32,
+        filter_banks: u32,
+        ifmap_ports: u32,
+        filter_ports: u32,
     ) -> PyResult<Self> {
         let d = EnergyTable::default();
         let energy = EnergyTable {
@@ -73,15 +77,18 @@ impl MemoryConfig {
             dram_read_pj_per_byte: dram_read_pj_per_byte.unwrap_or(d.dram_read_pj_per_byte),
             dram_write_pj_per_byte: dram_write_pj_per_byte.unwrap_or(d.dram_write_pj_per_byte),
         };
-        let buf = |name: &str, bytes: i64, w: i64| -> PyResult<BufferConfig> {
-            Ok(BufferConfig {
-                double_buffered: double_buffer,
-                ..BufferConfig::new(
-                    size(&format!("{name}.size"), bytes)?,
-                    word(&format!("{name}.word_bytes"), w)?,
-                )
-            })
-        };
+        let buf =
+            |name: &str, bytes: i64, w: i64, banks: u32, ports: u32| -> PyResult<BufferConfig> {
+                Ok(BufferConfig {
+                    double_buffered: double_buffer,
+                    banks,
+                    ports,
+                    ..BufferConfig::new(
+                        size(&format!("{name}.size"), bytes)?,
+                        word(&format!("{name}.word_bytes"), w)?,
+                    )
+                })
+            };
         let dram = match dram.trim().to_ascii_lowercase().as_str() {
             "bandwidth" => DramModel::Bandwidth {
                 bytes_per_cycle: bandwidth,
@@ -100,9 +107,21 @@ impl MemoryConfig {
             }
         };
         let inner = CoreMemory {
-            ifmap: buf("ifmap", ifmap_bytes, ifmap_word_bytes)?,
-            filter: buf("filter", filter_bytes, filter_word_bytes)?,
-            ofmap: buf("ofmap", ofmap_bytes, ofmap_word_bytes)?,
+            ifmap: buf(
+                "ifmap",
+                ifmap_bytes,
+                ifmap_word_bytes,
+                ifmap_banks,
+                ifmap_ports,
+            )?,
+            filter: buf(
+                "filter",
+                filter_bytes,
+                filter_word_bytes,
+                filter_banks,
+                filter_ports,
+            )?,
+            ofmap: buf("ofmap", ofmap_bytes, ofmap_word_bytes, 0, 1)?,
             accumulator,
             output_bytes: word("output_bytes", output_bytes)?,
             dram,
@@ -127,6 +146,10 @@ impl MemoryConfig {
         d.set_item("filter_word_bytes", c.filter.word_bytes)?;
         d.set_item("ofmap_word_bytes", c.ofmap.word_bytes)?;
         d.set_item("double_buffer", c.ifmap.double_buffered)?;
+        d.set_item("ifmap_banks", c.ifmap.banks)?;
+        d.set_item("filter_banks", c.filter.banks)?;
+        d.set_item("ifmap_ports", c.ifmap.ports)?;
+        d.set_item("filter_ports", c.filter.ports)?;
         d.set_item("accumulator", c.accumulator)?;
         d.set_item("output_bytes", c.output_bytes)?;
         let DramModel::Bandwidth {

@@ -24,8 +24,9 @@ pub struct BufferConfig {
     pub size_bytes: u64,
     /// Bytes per word: operands 1, partial sums 4.
     pub word_bytes: u32,
-    /// Banks and ports (words per cycle per bank); the array is never starved by them in this
-    /// version: bank conflicts are not modelled yet (docs/memory.md).
+    /// Word-interleaved banks, each with `ports` ports of one word per cycle. A vector of `n`
+    /// words takes `ceil(ceil(n / banks) / ports)` cycles (docs/memory.md); 0 banks means as
+    /// many as the array's vectors need (never a conflict).
     pub banks: u32,
     pub ports: u32,
     /// One half feeds the array while the other fills.
@@ -37,9 +38,21 @@ impl BufferConfig {
         BufferConfig {
             size_bytes,
             word_bytes,
-            banks: 1,
+            banks: 0,
             ports: 1,
             double_buffered: true,
+        }
+    }
+
+    /// Cycles the buffer needs to deliver (or accept) a vector of `words` words.
+    pub fn vector_cycles(&self, words: u64) -> u64 {
+        if self.banks == 0 {
+            1
+        } else {
+            words
+                .div_ceil(self.banks as u64)
+                .div_ceil(self.ports as u64)
+                .max(1)
         }
     }
 
@@ -63,10 +76,10 @@ impl BufferConfig {
                 format!("{} is out of range; 1 to 16", self.word_bytes),
             ));
         }
-        if self.banks == 0 || self.ports == 0 {
+        if self.ports == 0 || self.ports > 64 {
             return Err(Error::config(
-                &field("banks"),
-                "banks and ports must be at least 1",
+                &field("ports"),
+                format!("{} is out of range; 1 to 64", self.ports),
             ));
         }
         Ok(())
@@ -192,6 +205,7 @@ crate::stats::declare_stats! {
         stall_ifmap_cycles: "cycles", "Cycles the array waited for an ifmap tile from DRAM.";
         stall_filter_cycles: "cycles", "Cycles the array waited for a filter tile from DRAM.";
         stall_ofmap_cycles: "cycles", "Cycles the array waited for an ofmap buffer half (write-back or partial-sum read-back).";
+        stall_bank_cycles: "cycles", "Cycles lost because a scratchpad's banks could not deliver a whole vector per cycle (bank conflicts).";
         dram_read_bytes: "bytes", "Bytes read from DRAM (ifmap + filter + partial sums).";
         dram_write_bytes: "bytes", "Bytes written to DRAM (outputs + partial sums).";
         dram_ifmap_bytes: "bytes", "ifmap bytes read from DRAM.";

@@ -8,7 +8,7 @@ use super::tiling::{choose_tiling, dim_of, Dim, Tiling};
 use super::{roles, EnergyStats, MemStats, MemoryConfig, Operand};
 use crate::config::{ArrayConfig, Dataflow};
 use crate::error::{Error, Result};
-use crate::fast::FastArray;
+use crate::fast::{FastArray, Rates};
 use crate::gemm::{default_folds, Fold, Gemm, MAX_FOLDS};
 use crate::stats::GemmStats;
 use crate::timing::{CancelHook, FoldTiming};
@@ -315,6 +315,7 @@ fn run_tiles(
     let mut kept = Vec::new();
     let mut folds_done = 0usize;
     let mut last_end = 0u64;
+    let mut last_end_conflict_free = 0u64;
 
     // Issue tile i's loads of the operands whose buffering matches `double`.
     let issue_inputs = |i: usize,
@@ -398,8 +399,31 @@ fn run_tiles(
                 Dataflow::Os => (0, ifmap_ready.max(filter_ready)),
                 _ => (ready_of(stationary_op), ready_of(stream_op)),
             };
-            let step = fast.step(&fold, stat_ready, stream_inputs.max(out.ready));
-            // Attribute the wait to the operand the stream start waited for.
+            let a = fold.on_array(df);
+            let rates = match df {
+                Dataflow::Ws => Rates {
+                    stream: mem.ifmap.vector_cycles(a.tile_rows),
+                    load: mem.filter.vector_cycles(a.tile_cols),
+                },
+                Dataflow::Is => Rates {
+                    stream: mem.filter.vector_cycles(a.tile_rows),
+                    load: mem.ifmap.vector_cycles(a.tile_cols),
+                },
+                Dataflow::Os => Rates {
+                    stream: mem
+                        .ifmap
+                        .vector_cycles(a.tile_rows)
+                        .max(mem.filter.vector_cycles(a.tile_cols)),
+                    load: 1,
+                },
+            };
+            let step = fast.step_at(&fold, stat_ready, stream_inputs.max(out.ready), rates);
+            // What the buffers' bandwidth cost, then what waiting for operands cost.
+            st.stall_bank_cycles += step
+                .array_stream_start
+                .saturating_sub(step.conflict_free_stream_start);
+            last_end_conflict_free =
+                last_end_conflict_free.max(step.timing.end - step.conflict_tail);
             let stall = step.timing.stream_start - step.array_stream_start;
             if stall > 0 {
                 let cause = if step.waited_on_load {
@@ -427,7 +451,6 @@ fn run_tiles(
             };
             ifmap.read_until(i, ifmap_last);
             filter.read_until(i, filter_last);
-            let a = fold.on_array(df);
             out.words += match df {
                 Dataflow::Os => a.tile_rows * a.tile_cols,
                 _ => a.vectors * a.tile_cols,
@@ -486,10 +509,15 @@ fn run_tiles(
     let mut array_stats = fast.stats();
     let end = last_end.max(last_dma);
     st.stall_ofmap_cycles += end - last_end;
+    // The last folds' own slower streaming, past where they would have ended.
+    st.stall_bank_cycles += last_end - last_end_conflict_free.min(last_end);
     array_stats.cycles = end + 1;
     array_stats.pe_cycles = array_stats.cycles * array.pes();
-    st.compute_cycles =
-        array_stats.cycles - st.stall_ifmap_cycles - st.stall_filter_cycles - st.stall_ofmap_cycles;
+    st.compute_cycles = array_stats.cycles
+        - st.stall_ifmap_cycles
+        - st.stall_filter_cycles
+        - st.stall_ofmap_cycles
+        - st.stall_bank_cycles;
     st.dram_busy_cycles = backend.busy_cycles();
     let energy = EnergyStats::of(&mem.energy, mem, &array_stats, &st);
     Ok(LayerResult {
