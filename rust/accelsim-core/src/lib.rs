@@ -9,6 +9,7 @@
 
 pub mod closed_form;
 pub mod config;
+pub mod dram;
 pub mod error;
 pub mod fast;
 pub mod gemm;
