@@ -106,3 +106,55 @@ def closed_form_cycles(m: int, k: int, n: int, config: ArrayConfig, groups: int 
 
 def stat_catalog() -> list[tuple[str, str, str]]:
     """Every statistic the engines report, as ``(name, unit, description)``."""
+
+# ---- DRAM model (rust/accelsim-py/src/dram.rs) -----------------------------------------------
+
+__all__ += [
+    "DRAM_MAPPINGS",
+    "DRAM_PRESETS",
+    "dram_config",
+    "dram_parse_trace",
+    "dram_run_trace",
+    "dram_stat_catalog",
+]
+
+DRAM_PRESETS: tuple[str, ...]
+DRAM_MAPPINGS: tuple[str, ...]
+
+def dram_config(
+    dram: str = "ddr4-3200",
+    mapping: str | None = None,
+    read_queue: int | None = None,
+    write_queue: int | None = None,
+    lookahead: int | None = None,
+) -> dict[str, Any]:
+    """The resolved configuration of a preset with overrides (organization, queues, mapping,
+    ``timing_cycles``, ``peak_bandwidth_gbps``)."""
+
+def dram_parse_trace(
+    text: str, source: str = "<trace>"
+) -> tuple[NDArray[np.uint64], NDArray[np.bool_], NDArray[np.uint64]]:
+    """Parse ``<arrival_cycle> <R|W> <address>`` lines into ``(arrival, write, addr)``;
+    a malformed line raises ``WorkloadError`` naming ``source:line``."""
+
+def dram_run_trace(
+    arrival: NDArray[np.uint64],
+    write: NDArray[np.bool_],
+    addr: NDArray[np.uint64],
+    dram: str = "ddr4-3200",
+    mapping: str | None = None,
+    read_queue: int | None = None,
+    write_queue: int | None = None,
+    lookahead: int | None = None,
+    freq_mhz: float | None = None,
+) -> dict[str, Any]:
+    """Run a trace through a fresh DRAM (GIL released, Ctrl-C stops it).
+
+    Returns every statistic of ``dram_stat_catalog()``, ``config`` (as ``dram_config``),
+    the uint64 arrays ``enqueued`` and ``completion`` (DRAM cycles) and, with ``freq_mhz``
+    (arrivals then count accelerator cycles), ``freq_mhz``, ``acc_cycles`` and
+    ``completion_acc``.
+    """
+
+def dram_stat_catalog() -> list[tuple[str, str, str]]:
+    """Every DRAM statistic as ``(name, unit, description)``."""

@@ -138,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
         "stats", parents=[common], help="list the statistics with units and descriptions"
     )
     p_stats.set_defaults(handler=_cmd_stats)
+    _add_dram_command(sub, common)
     return parser
 
 
@@ -348,6 +349,106 @@ def _cmd_stats(args: argparse.Namespace, argv: list[str]) -> int:
     table.add_column("description")
     for info in stat_catalog():
         table.add_row(info.name, info.unit, info.description)
+    _console().print(table)
+    return 0
+
+
+# --- dram -------------------------------------------------------------------------------------
+
+
+def _add_dram_command(sub: Any, common: argparse.ArgumentParser) -> None:
+    from accelsim.dram import DRAM_MAPPINGS, DRAM_PRESETS
+
+    p = sub.add_parser(
+        "dram",
+        parents=[common],
+        help="run a DRAM request trace through the cycle-level DRAM model",
+        description="Run TRACE (one request per line: '<arrival_cycle> <R|W> <address>', "
+        "'#' comments) through a DRAM controller and device; see docs/dram.md.",
+    )
+    p.add_argument("trace", metavar="TRACE", help="trace file")
+    p.add_argument(
+        "--dram",
+        metavar="NAME",
+        default="ddr4-3200",
+        help=f"DRAM preset: {', '.join(DRAM_PRESETS)} (default ddr4-3200)",
+    )
+    p.add_argument(
+        "--mapping",
+        metavar="NAME",
+        help=f"address mapping: {', '.join(DRAM_MAPPINGS)} (default: the preset's)",
+    )
+    p.add_argument("--read-queue", type=int, metavar="N", help="read-queue entries per channel")
+    p.add_argument("--write-queue", type=int, metavar="N", help="write-queue entries per channel")
+    p.add_argument("--lookahead", type=int, metavar="N", help="FR-FCFS look-ahead window")
+    p.add_argument(
+        "--freq-mhz",
+        type=float,
+        metavar="F",
+        help="arrival cycles are accelerator cycles at F MHz (default: DRAM cycles)",
+    )
+    p.add_argument("--json", metavar="FILE", help="write the results as JSON ('-' = stdout)")
+    p.set_defaults(handler=_cmd_dram)
+
+
+def _cmd_dram(args: argparse.Namespace, argv: list[str]) -> int:
+    from accelsim.dram import DramTraceResult, dram_config, run_trace, stat_catalog
+    from accelsim.errors import WorkloadError
+
+    try:
+        # Configuration first, so a bad flag is reported before the trace is read.
+        dram_config(
+            args.dram,
+            mapping=args.mapping,
+            read_queue=args.read_queue,
+            write_queue=args.write_queue,
+            lookahead=args.lookahead,
+        )
+        result: DramTraceResult = run_trace(
+            args.trace,
+            args.dram,
+            args.mapping,
+            args.read_queue,
+            args.write_queue,
+            args.lookahead,
+            freq_mhz=args.freq_mhz,
+        )
+    except (ConfigError, WorkloadError) as exc:
+        raise UsageError(str(exc)) from exc
+    except OSError as exc:
+        raise UsageError(f"cannot read trace {args.trace!r}: {exc.strerror or exc}") from exc
+
+    to_stdout = args.json == "-"
+    if args.json is not None:
+        if to_stdout:
+            sys.stdout.write(result.to_json())
+        else:
+            Path(args.json).write_text(result.to_json(), encoding="utf-8")
+    if to_stdout:
+        return 0
+    c = result.config
+    table = Table(
+        title=f"{args.trace}: {len(result):,} requests on {c['dram']} "
+        f"({c['channels']} ch x {c['bus_width']} bit, {c['mapping']}, "
+        f"queues {c['read_queue']}/{c['write_queue']}, look-ahead {c['lookahead']})",
+        box=box.SIMPLE_HEAD,
+    )
+    table.add_column("statistic", no_wrap=True)
+    table.add_column("value", justify="right", no_wrap=True)
+    table.add_column("unit", no_wrap=True)
+    table.add_column("description")
+    stats = result.stats
+    for info in stat_catalog():
+        v = stats[info.name]
+        text = _int(v) if isinstance(v, int) else f"{v:,.3f}"
+        table.add_row(info.name, text, info.unit, info.description)
+    if result.acc_cycles is not None:
+        table.add_row(
+            "acc_cycles",
+            _int(result.acc_cycles),
+            "cycles",
+            f"cycles in accelerator cycles at {result.freq_mhz:g} MHz (rounded up)",
+        )
     _console().print(table)
     return 0
 

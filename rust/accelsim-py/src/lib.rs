@@ -15,6 +15,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use std::sync::Mutex;
 
+mod dram;
 mod memory;
 
 /// Raise the `accelsim.errors` class matching a core error.
@@ -389,5 +390,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(closed_form_cycles, m)?)?;
     m.add_function(wrap_pyfunction!(stat_catalog, m)?)?;
     memory::register(m)?;
+    dram::register(m)?;
     Ok(())
 }
