@@ -10,6 +10,11 @@ Quick start::
     gemm = accelsim.simulate_gemm(64, 64, 64, engine="pe", a=a_int8, b=b_int8)
     gemm.output  # == a.astype(int32) @ b.astype(int32)
 
+    memory = accelsim.Memory(ifmap_bytes=64 << 10, filter_bytes=64 << 10, bandwidth=16)
+    acc = accelsim.Accelerator(rows=32, cols=32)
+    result = accelsim.run("resnet18", acc, memory=memory)  # + stalls, DRAM bytes, tilings
+    accelsim.write_mapping(result, "resnet18.mapping.json")  # replay: tilings=read_mapping(...)
+
 The cycle model lives in the Rust crate ``accelsim-core`` (native module ``accelsim._core``);
 this package adds configuration, workloads, results and the ``accelsim`` command line.
 """
@@ -20,22 +25,29 @@ from accelsim._version import check_core_version, package_version
 __version__: str = package_version(fallback=_core.__version__)
 check_core_version(_core.__version__, __version__, getattr(_core, "__file__", None))
 
-from accelsim.api import ModelInfo, models, run, simulate_gemm  # noqa: E402
+from accelsim.api import ModelInfo, default_tiling, models, run, simulate_gemm  # noqa: E402
 from accelsim.config import (  # noqa: E402
     DATAFLOWS,
+    DRAM_MODELS,
     ENGINES,
+    LOOP_ORDERS,
     OS_DRAIN_EDGES,
     Accelerator,
+    Memory,
     RunConfig,
+    Tiling,
     load_config,
     parse_pe,
+    parse_size,
 )
 from accelsim.errors import AccelsimError, ConfigError, SimulationError, WorkloadError  # noqa: E402
+from accelsim.mapping import read_mapping, write_mapping  # noqa: E402
 from accelsim.results import (  # noqa: E402
     GemmResult,
     LayerResult,
     NetworkResult,
     StatInfo,
+    memory_stat_catalog,
     stat_catalog,
 )
 from accelsim.rundir import write_run_dir  # noqa: E402
@@ -43,7 +55,9 @@ from accelsim.workloads import ConvLayer, GemmLayer, GemmShape, Workload, get_mo
 
 __all__ = [
     "DATAFLOWS",
+    "DRAM_MODELS",
     "ENGINES",
+    "LOOP_ORDERS",
     "OS_DRAIN_EDGES",
     "Accelerator",
     "AccelsimError",
@@ -53,20 +67,27 @@ __all__ = [
     "GemmResult",
     "GemmShape",
     "LayerResult",
+    "Memory",
     "ModelInfo",
     "NetworkResult",
     "RunConfig",
     "SimulationError",
     "StatInfo",
+    "Tiling",
     "Workload",
     "WorkloadError",
     "__version__",
+    "default_tiling",
     "get_model",
     "load_config",
+    "memory_stat_catalog",
     "models",
     "parse_pe",
+    "parse_size",
+    "read_mapping",
     "run",
     "simulate_gemm",
     "stat_catalog",
+    "write_mapping",
     "write_run_dir",
 ]

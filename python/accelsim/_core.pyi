@@ -107,6 +107,75 @@ def closed_form_cycles(m: int, k: int, n: int, config: ArrayConfig, groups: int 
 def stat_catalog() -> list[tuple[str, str, str]]:
     """Every statistic the engines report, as ``(name, unit, description)``."""
 
+# ---- memory system (rust/accelsim-py/src/memory.rs) ------------------------------------------
+
+__all__ += [
+    "DRAM_MODELS",
+    "LOOP_ORDERS",
+    "MemoryConfig",
+    "default_tiling",
+    "memory_stat_catalog",
+    "simulate_memory_layers",
+]
+
+LOOP_ORDERS: tuple[str, ...]
+DRAM_MODELS: tuple[str, ...]
+
+@final
+class MemoryConfig:
+    """A validated, immutable memory system: scratchpads, accumulator, DRAM model, layout."""
+
+    def __new__(
+        cls,
+        *,
+        ifmap_bytes: int = 262144,
+        filter_bytes: int = 262144,
+        ofmap_bytes: int = 262144,
+        ifmap_word_bytes: int = 1,
+        filter_word_bytes: int = 1,
+        ofmap_word_bytes: int = 4,
+        double_buffer: bool = True,
+        accumulator: bool = True,
+        output_bytes: int = 1,
+        dram: str = "bandwidth",
+        bandwidth: float = 16.0,
+        latency: int = 100,
+        ifmap_base: int = 0,
+        filter_base: int = ...,  # 1 << 32
+        ofmap_base: int = ...,  # 2 << 32
+        mac_pj: float | None = None,
+        sram_pj_per_byte_8kib: float | None = None,
+        dram_read_pj_per_byte: float | None = None,
+        dram_write_pj_per_byte: float | None = None,
+        ifmap_banks: int = 0,
+        filter_banks: int = 0,
+        ifmap_ports: int = 1,
+        filter_ports: int = 1,
+    ) -> MemoryConfig: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
+def simulate_memory_layers(
+    shapes: Sequence[tuple[int, int, int, int]],
+    config: ArrayConfig,
+    memory: MemoryConfig,
+    tilings: Sequence[tuple[int, int, int, str] | None] | None = None,
+) -> dict[str, Any]:
+    """Simulate ``(m, k, n, groups)`` layers one after another with the memory system.
+
+    ``tilings`` gives each layer's ``(m_t, k_t, n_t, order)`` or ``None`` (default chooser).
+    Returns one column per statistic of ``stat_catalog()`` and of ``memory_stat_catalog()``
+    (int64; float64 for the energies in pJ), the int64 columns ``tile_m``, ``tile_k``,
+    ``tile_n`` and the list of str ``tile_order``.
+    """
+
+def default_tiling(
+    m: int, k: int, n: int, config: ArrayConfig, memory: MemoryConfig, groups: int = 1
+) -> tuple[int, int, int, str]:
+    """The default chooser's tiling of one layer: ``(m_t, k_t, n_t, order)``."""
+
+def memory_stat_catalog() -> list[tuple[str, str, str]]:
+    """Every memory-system and energy statistic as ``(name, unit, description)``."""
+
 # ---- DRAM model (rust/accelsim-py/src/dram.rs) -----------------------------------------------
 
 __all__ += [

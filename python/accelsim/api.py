@@ -5,20 +5,37 @@ These functions return data and raise :mod:`accelsim.errors`; they never print.
 
 from __future__ import annotations
 
+import dataclasses
 import operator
-from collections.abc import Callable
-from typing import NamedTuple
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from accelsim import _core
-from accelsim.config import Accelerator, check_engine
-from accelsim.errors import ConfigError, WorkloadError
-from accelsim.results import GemmResult, LayerResult, NetworkResult, _split_stats, _utilization
+from accelsim.config import (
+    _TILINGS_NEED_MEMORY,
+    Accelerator,
+    Memory,
+    Tiling,
+    _tilings,
+    check_engine,
+    check_memory,
+)
+from accelsim.errors import ConfigError, SimulationError, WorkloadError
+from accelsim.results import (
+    TILING_COLUMNS,
+    GemmResult,
+    LayerResult,
+    NetworkResult,
+    _memory_stats,
+    _split_stats,
+    _utilization,
+)
 from accelsim.workloads import MODELS, GemmShape, Workload, get_model, model_names
 
-__all__ = ["ModelInfo", "ProgressCallback", "models", "run", "simulate_gemm"]
+__all__ = ["ModelInfo", "ProgressCallback", "default_tiling", "models", "run", "simulate_gemm"]
 
 #: Called after each layer as ``progress(done, total, layer_name)``.
 ProgressCallback = Callable[[int, int, str], None]
@@ -30,6 +47,8 @@ def run(
     engine: str = "fast",
     batch: int = 1,
     *,
+    memory: Memory | None = None,
+    tilings: Mapping[str, Tiling | tuple[int, int, int, str]] | None = None,
     progress: ProgressCallback | None = None,
 ) -> NetworkResult:
     """Simulate every layer of ``model`` on ``acc``, one layer after another.
@@ -41,6 +60,12 @@ def run(
             ``_core.ENGINES``.
         batch: batch size of a zoo model. A ``Workload`` carries its batch in its shapes, so
             ``batch`` must stay 1 then.
+        memory: the memory system (scratchpads, DMA, DRAM); ``None`` (default) is ideal memory,
+            every operand ready when asked. Needs engine ``"fast"``.
+        tilings: with ``memory``, ``{layer_name: (m_t, k_t, n_t, order)}`` (or
+            :class:`Tiling`) for the layers whose tiling is given; the others get
+            :func:`default_tiling`'s. A tiling that does not fit its buffers raises
+            :class:`ConfigError` naming the layer and the buffer.
         progress: optional callback ``progress(done, total, layer_name)`` after each layer.
 
     Engine ``"fast"`` without a ``progress`` callback sends the whole workload to the native
@@ -55,6 +80,10 @@ def run(
     if not isinstance(acc, Accelerator):
         raise ConfigError(f"acc must be an Accelerator, got {type(acc).__name__}")
     check_engine(engine)
+    check_memory(memory, engine)
+    given = _tilings(tilings)
+    if given and memory is None:
+        raise ConfigError(_TILINGS_NEED_MEMORY)
     workload: Workload
     recorded_batch: int | None
     if isinstance(model, Workload):
@@ -73,6 +102,8 @@ def run(
         )
 
     shapes = workload.gemm_shapes()
+    if memory is not None:
+        return _run_memory(workload, shapes, recorded_batch, acc, memory, given, progress)
     config = acc._array
     per_layer: list[dict[str, int]] = []
     if progress is None and engine == "fast":
@@ -101,6 +132,114 @@ def run(
         accelerator=acc,
         layers=layers,
     )
+
+
+def _run_memory(
+    workload: Workload,
+    shapes: list[GemmShape],
+    recorded_batch: int | None,
+    acc: Accelerator,
+    memory: Memory,
+    given: dict[str, Tiling],
+    progress: ProgressCallback | None,
+) -> NetworkResult:
+    """``run`` with a memory system: ``_core.simulate_memory_layers``, in one call (no
+    ``progress``) or one call per layer."""
+    names = [layer.name for layer in workload]
+    unknown = [name for name in given if name not in names]
+    if unknown:
+        raise ConfigError(
+            f"tilings: unknown layer {unknown[0]!r} in {workload.name!r}; "
+            f"valid names: {', '.join(names)}"
+        )
+    native_shapes = [(s.m, s.k, s.n, s.groups) for s in shapes]
+    native_tilings: list[tuple[int, int, int, str] | None] = [
+        tuple(given[name]) if name in given else None  # type: ignore[misc]
+        for name in names
+    ]
+    config, mem = acc._array, memory._native
+    rows: list[dict[str, Any]] = []
+    if progress is None:
+        try:
+            columns = _core.simulate_memory_layers(native_shapes, config, mem, native_tilings)
+        except ConfigError:
+            # Say which layer: find the first one that fails on its own.
+            for i, name in enumerate(names):
+                _memory_layer(native_shapes[i], native_tilings[i], config, mem, name)
+            raise
+        for i in range(len(names)):
+            rows.append({name: column[i] for name, column in columns.items()})
+    else:
+        for i, name in enumerate(names):
+            rows.append(_memory_layer(native_shapes[i], native_tilings[i], config, mem, name))
+            progress(i + 1, len(names), name)
+
+    layers = []
+    for layer, shape, raw in zip(workload, shapes, rows, strict=True):
+        where = f"layer {layer.name!r}"
+        missing = [c for c in TILING_COLUMNS if c not in raw]
+        if missing:
+            raise SimulationError(f"{where}: the native result lacks {missing[0]!r}")
+        tiling = Tiling(
+            int(raw["tile_m"]), int(raw["tile_k"]), int(raw["tile_n"]), str(raw["tile_order"])
+        )
+        result = _layer_result(
+            layer.name, layer.kind, shape, _checked_stats(raw, layer.name), acc.pes
+        )
+        counts, energy = _memory_stats(raw, where)
+        layers.append(
+            dataclasses.replace(result, memory_stats=counts, energy=energy, tiling=tiling)
+        )
+    return NetworkResult(
+        model=workload.name,
+        batch=recorded_batch,
+        engine="fast",
+        accelerator=acc,
+        layers=tuple(layers),
+        memory=memory,
+    )
+
+
+def _memory_layer(
+    shape: tuple[int, int, int, int],
+    tiling: tuple[int, int, int, str] | None,
+    config: _core.ArrayConfig,
+    mem: _core.MemoryConfig,
+    name: str,
+) -> dict[str, Any]:
+    """One layer through the memory system; a ConfigError names the layer."""
+    try:
+        columns = _core.simulate_memory_layers([shape], config, mem, [tiling])
+    except ConfigError as exc:
+        raise ConfigError(f"layer {name!r}: {exc}") from exc
+    return {key: column[0] for key, column in columns.items()}
+
+
+def default_tiling(
+    m: int,
+    k: int,
+    n: int,
+    acc: Accelerator | None = None,
+    memory: Memory | None = None,
+    groups: int = 1,
+) -> Tiling:
+    """The tiling the default chooser picks for ``groups`` GEMMs ``[m, k] @ [k, n]``: among
+    the tilings whose tiles fit the buffers, the one with the least DRAM traffic.
+
+    ``acc`` and ``memory`` default to ``Accelerator()`` and ``Memory()``. Raises
+    :class:`ConfigError` naming the buffer when not even the smallest tile fits.
+    """
+    acc = Accelerator() if acc is None else acc
+    if not isinstance(acc, Accelerator):
+        raise ConfigError(f"acc must be an Accelerator, got {type(acc).__name__}")
+    memory = Memory() if memory is None else memory
+    if not isinstance(memory, Memory):
+        raise ConfigError(f"memory must be a Memory, got {type(memory).__name__}")
+    shape = GemmShape(_dim("m", m), _dim("k", k), _dim("n", n), _dim("groups", groups))
+    mt, kt, nt, order = _core.default_tiling(
+        shape.m, shape.k, shape.n, acc._array, memory._native, groups=shape.groups
+    )
+    return Tiling(mt, kt, nt, order)
 
 
 def _checked_stats(raw: object, layer: str) -> dict[str, int]:

@@ -1,6 +1,7 @@
 """The ``accelsim`` command line (also ``python -m accelsim``).
 
     accelsim run resnet18 --pe 32x32 --dataflow ws
+    accelsim run resnet18 --pe 32x32 --sram ifmap=64K,filter=64K,ofmap=64K --bandwidth 16
     accelsim run --config runs/a/config.json --run-dir runs/b
     accelsim models
     accelsim stats
@@ -28,14 +29,23 @@ from rich.table import Table
 from accelsim.api import ProgressCallback, models, run
 from accelsim.config import (
     DATAFLOWS,
+    DRAM_MODELS,
     ENGINES,
     OS_DRAIN_EDGES,
     RunConfig,
     parse_pe,
+    parse_size,
     read_config_file,
 )
 from accelsim.errors import AccelsimError, ConfigError
-from accelsim.results import NetworkResult, stat_catalog
+from accelsim.mapping import read_mapping
+from accelsim.results import (
+    LayerResult,
+    NetworkResult,
+    memory_stat_catalog,
+    stall_stats,
+    stat_catalog,
+)
 from accelsim.rundir import write_run_dir
 from accelsim.workloads import get_model
 
@@ -58,10 +68,11 @@ class _Parser(argparse.ArgumentParser):
 
 def _console(*, stderr: bool = False) -> Console:
     """A Rich console; when writing to a pipe or file it is wide enough for the tables
-    (Rich would otherwise assume 80 columns and truncate numbers)."""
+    (Rich would otherwise assume 80 columns and truncate numbers; the per-layer table of a
+    memory-system run is about 190 columns)."""
     console = Console(stderr=stderr, highlight=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:
-        console = Console(stderr=stderr, highlight=False, width=160)
+        console = Console(stderr=stderr, highlight=False, width=200)
     return console
 
 
@@ -119,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         help="overlap the os ofmap drain with the next fold (default on)",
     )
+    _add_memory_flags(p_run)
     p_run.add_argument("--json", metavar="FILE", help="write results as JSON ('-' = stdout)")
     p_run.add_argument("--csv", metavar="FILE", help="write one CSV row per layer ('-' = stdout)")
     p_run.add_argument("--run-dir", metavar="DIR", help="write config, stats, CSV, metadata")
@@ -140,6 +152,46 @@ def build_parser() -> argparse.ArgumentParser:
     p_stats.set_defaults(handler=_cmd_stats)
     _add_dram_command(sub, common)
     return parser
+
+
+def _add_memory_flags(p_run: argparse.ArgumentParser) -> None:
+    """The memory-system flags of ``run``; any of them turns the memory system on."""
+    mem = p_run.add_argument_group(
+        "memory system",
+        "Without these flags memory is ideal (every operand ready when asked). Any of them "
+        "turns on scratchpads, DMA and DRAM with the defaults of accelsim.Memory (256 KiB "
+        "buffers, 16 B/cycle, 100 cycles); engine fast only.",
+    )
+    mem.add_argument(
+        "--sram",
+        metavar="NAME=SIZE,...",
+        help="scratchpad sizes, any of ifmap, filter, ofmap; SIZE in bytes or with a K, KiB, "
+        "M or MiB suffix, e.g. ifmap=256K,filter=256K,ofmap=256K",
+    )
+    mem.add_argument("--bandwidth", type=float, metavar="B", help="DRAM bytes per cycle")
+    mem.add_argument("--dram-latency", type=int, metavar="N", help="DRAM latency in cycles")
+    mem.add_argument(
+        "--dram",
+        choices=(DRAM_IDEAL, *DRAM_MODELS),
+        help=f"DRAM model ({DRAM_IDEAL}: no memory system; default {DRAM_MODELS[0]} with any "
+        "memory flag)",
+    )
+    mem.add_argument(
+        "--accumulator",
+        action=argparse.BooleanOptionalAction,
+        help="keep partial sums on chip across K tiles (default on)",
+    )
+    mem.add_argument(
+        "--double-buffer",
+        action=argparse.BooleanOptionalAction,
+        help="double-buffered scratchpads: prefetch the next tile (default on)",
+    )
+    mem.add_argument(
+        "--mapping",
+        metavar="FILE",
+        help='per-layer tilings, JSON {"layers": {"conv1": {"m": 128, "k": 147, "n": 64, '
+        '"order": "mnk"}, ...}}; other layers get the default tiling',
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -203,9 +255,86 @@ def resolve_run_config(args: argparse.Namespace) -> RunConfig:
         data["batch"] = args.batch
     if args.engine is not None:
         data["engine"] = args.engine
+    _resolve_memory(args, data)
     config = RunConfig.from_dict(data)
     get_model(config.model, config.batch)  # unknown model: a usage error, before simulating
     return config
+
+
+DRAM_IDEAL = "ideal"
+_SRAM_BUFFERS = ("ifmap", "filter", "ofmap")
+_SRAM_FORM = (
+    "NAME=SIZE[,NAME=SIZE...] with NAME one of ifmap, filter, ofmap and SIZE in bytes or with a "
+    "K, KiB, M or MiB suffix, e.g. ifmap=256K,filter=256K,ofmap=256K"
+)
+
+
+def parse_sram(text: str) -> dict[str, int]:
+    """``--sram ifmap=256K,filter=64K`` as memory keys: ``{"ifmap_bytes": 262144, ...}``."""
+    sizes: dict[str, int] = {}
+    for item in text.split(","):
+        name, sep, size = item.partition("=")
+        name = name.strip().lower()
+        if not sep or name not in _SRAM_BUFFERS:
+            raise ConfigError(f"--sram: bad item {item!r} in {text!r}; expected {_SRAM_FORM}")
+        if f"{name}_bytes" in sizes:
+            raise ConfigError(f"--sram: {name} is given twice in {text!r}")
+        try:
+            sizes[f"{name}_bytes"] = parse_size(size)
+        except ConfigError:
+            raise ConfigError(
+                f"--sram: bad size {size.strip()!r} in {item!r}; expected {_SRAM_FORM}"
+            ) from None
+    return sizes
+
+
+def _resolve_memory(args: argparse.Namespace, data: dict[str, Any]) -> None:
+    """Fold the memory flags into ``data`` (a run configuration read from ``--config``)."""
+    flags: dict[str, Any] = {}
+    if args.sram is not None:
+        flags.update(parse_sram(args.sram))
+    for attr, key in (
+        ("bandwidth", "bandwidth"),
+        ("dram_latency", "latency"),
+        ("accumulator", "accumulator"),
+        ("double_buffer", "double_buffer"),
+    ):
+        if getattr(args, attr) is not None:
+            flags[key] = getattr(args, attr)
+    if args.dram == DRAM_IDEAL:
+        if flags or args.mapping is not None:
+            given = [_flag(args, a) for a in _MEMORY_FLAG_ATTRS if getattr(args, a) is not None]
+            raise ConfigError(
+                f"--dram {DRAM_IDEAL} means no memory system, so {', '.join(given)} cannot "
+                "apply; drop them or pick a DRAM model: " + ", ".join(DRAM_MODELS)
+            )
+        data.pop("memory", None)
+        data.pop("tilings", None)
+        return
+    if args.dram is not None:
+        flags["dram"] = args.dram
+    if not flags and args.mapping is None and data.get("memory") is None:
+        return  # ideal memory
+    memory = data.get("memory") or {}
+    data["memory"] = {**memory, **flags}
+    if args.mapping is not None:
+        data["tilings"] = {**(data.get("tilings") or {}), **read_mapping(args.mapping)}
+
+
+_MEMORY_FLAG_ATTRS = (
+    "sram",
+    "bandwidth",
+    "dram_latency",
+    "accumulator",
+    "double_buffer",
+    "mapping",
+)
+
+
+def _flag(args: argparse.Namespace, attr: str) -> str:
+    """How flag ``attr`` was spelled on the command line (``--no-accumulator``)."""
+    no = "no-" if getattr(args, attr) is False else ""
+    return f"--{no}{attr.replace('_', '-')}"
 
 
 def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
@@ -226,13 +355,18 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     # a log file a transient bar would leave nothing useful behind.
     bar = show and config.engine != "fast" and err.is_terminal
     with _progress(err, layers, label, enabled=bar) as progress:
-        result = run(
-            config.model,
-            config.accelerator,
-            engine=config.engine,
-            batch=config.batch,
-            progress=progress,
-        )
+        try:
+            result = run(
+                config.model,
+                config.accelerator,
+                engine=config.engine,
+                batch=config.batch,
+                memory=config.memory,
+                tilings=config.tilings,
+                progress=progress,
+            )
+        except ConfigError as exc:  # e.g. a tiling that does not fit its buffer
+            raise UsageError(str(exc)) from exc
 
     if args.json is not None:
         if json_to_stdout:
@@ -296,8 +430,14 @@ def _layer_table(result: NetworkResult) -> Table:
     table.add_column("layer", no_wrap=True)
     for name in ("M", "K", "N", "groups", "folds", "cycles", "util %", "MACs"):
         table.add_column(name, justify="right", no_wrap=True)
+    memory = result.memory is not None
+    causes = _stall_columns(result) if memory else []
+    if memory:
+        headers = ["compute\ncycles", *(f"stall\n{c}" for c in causes), *_MEMORY_COLUMNS]
+        for name in headers:
+            table.add_column(name, justify="right", no_wrap=True)
     for r in result.layers:
-        table.add_row(
+        cells = [
             r.name,
             _int(r.m),
             _int(r.k),
@@ -307,8 +447,49 @@ def _layer_table(result: NetworkResult) -> Table:
             _int(r.cycles),
             f"{100 * r.utilization:.1f}",
             _int(r.macs),
-        )
+        ]
+        if memory:
+            cells += _memory_cells(r, causes)
+        table.add_row(*cells)
     return table
+
+
+# With a memory system: compute cycles, stall cycles by cause, then DRAM traffic and the tiling.
+_MEMORY_COLUMNS = ("DRAM\nrd MB", "DRAM\nwr MB", "tiling\nMxKxN order")
+_OPERAND_STALLS = ("ifmap", "filter", "ofmap")
+
+
+def _stall_columns(result: NetworkResult) -> list[str]:
+    """Stall causes with a column: the three operands always, any further cause of
+    ``stall_stats()`` (e.g. bank conflicts) when some layer has such stalls."""
+    stalls = [r.stalls or {} for r in result.layers]
+    return [
+        cause
+        for cause in stall_stats()
+        if cause in _OPERAND_STALLS or any(s.get(cause, 0) for s in stalls)
+    ]
+
+
+def _mb(n_bytes: int) -> str:
+    return f"{n_bytes / 1e6:,.2f}"
+
+
+def _memory_cells(r: LayerResult, causes: list[str]) -> list[str]:
+    stalls = r.stalls or {}
+    return [
+        _int(r.stat("compute_cycles")),
+        *(_int(stalls.get(cause, 0)) for cause in causes),
+        _mb(r.stat("dram_read_bytes")),
+        _mb(r.stat("dram_write_bytes")),
+        str(r.tiling),
+    ]
+
+
+def _format_energy(pj: float) -> str:
+    for unit, scale in (("J", 1e12), ("mJ", 1e9), ("uJ", 1e6), ("nJ", 1e3)):
+        if pj >= scale:
+            return f"{pj / scale:.3f} {unit}"
+    return f"{pj:.3f} pJ"
 
 
 def _totals_table(result: NetworkResult) -> Table:
@@ -321,6 +502,22 @@ def _totals_table(result: NetworkResult) -> Table:
     grid.add_row("MACs", _int(result.total_macs))
     grid.add_row("utilization", f"{100 * result.utilization:.2f} %")
     grid.add_row("time", f"{_format_time(result.time_s)} at {acc.freq_mhz:g} MHz")
+    if result.memory is not None:
+        totals = result.totals()
+        stalls = result.stalls or {}
+        grid.add_row("compute cycles", _int(totals["compute_cycles"]))
+        for cause, value in stalls.items():
+            grid.add_row(f"stall {cause}", _int(value))
+        for label, key in (("DRAM read", "dram_read_bytes"), ("DRAM written", "dram_write_bytes")):
+            grid.add_row(label, f"{_int(totals[key])} B ({_mb(totals[key])} MB)")
+        rate = result.dram_bandwidth or 0.0
+        grid.add_row(
+            "DRAM bandwidth",
+            f"{rate:.2f} B/cycle ({rate * acc.freq_mhz / 1e3:.2f} GB/s at {acc.freq_mhz:g} MHz)",
+        )
+        energy = (result.energy_totals() or {}).get("energy_total_pj")
+        if energy is not None:
+            grid.add_row("energy", _format_energy(energy))
     return grid
 
 
@@ -349,7 +546,18 @@ def _cmd_stats(args: argparse.Namespace, argv: list[str]) -> int:
     table.add_column("description")
     for info in stat_catalog():
         table.add_row(info.name, info.unit, info.description)
-    _console().print(table)
+    console = _console()
+    console.print(table)
+    memory = Table(
+        title="memory-system statistics (runs with --sram, --bandwidth, --dram ...)",
+        box=box.SIMPLE_HEAD,
+    )
+    memory.add_column("name", no_wrap=True)
+    memory.add_column("unit", no_wrap=True)
+    memory.add_column("description")
+    for info in memory_stat_catalog():
+        memory.add_row(info.name, info.unit, info.description)
+    console.print(memory)
     return 0
 
 

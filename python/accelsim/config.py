@@ -3,8 +3,10 @@
 ``Accelerator`` describes the systolic array (``rows x cols``, dataflow, latencies, buffering)
 plus the clock. The array fields are validated by the native core (``_core.ArrayConfig``), so
 Python and Rust share one set of rules; ``freq_mhz`` only matters for wall-clock time and is
-validated here. ``RunConfig`` adds what a run needs on top (model, batch, engine) and is what a
-run directory's ``config.json`` holds; ``load_config`` reads it back from JSON or TOML.
+validated here. ``Memory`` describes the memory system (scratchpads, accumulator, DRAM model),
+validated by ``_core.MemoryConfig``; ``Tiling`` is one layer's memory tiling. ``RunConfig`` adds
+what a run needs on top (model, batch, engine, memory, tilings) and is what a run directory's
+``config.json`` holds; ``load_config`` reads it back from JSON or TOML.
 """
 
 from __future__ import annotations
@@ -19,25 +21,35 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from accelsim import _core
 from accelsim.errors import ConfigError
 
 __all__ = [
     "DATAFLOWS",
+    "DRAM_MODELS",
     "ENGINES",
+    "LOOP_ORDERS",
     "OS_DRAIN_EDGES",
     "Accelerator",
+    "Memory",
     "RunConfig",
+    "Tiling",
+    "check_memory",
     "load_config",
     "parse_pe",
+    "parse_size",
     "read_config_file",
 ]
 
 DATAFLOWS: tuple[str, ...] = tuple(_core.DATAFLOWS)
 ENGINES: tuple[str, ...] = tuple(_core.ENGINES)
 OS_DRAIN_EDGES: tuple[str, ...] = tuple(_core.OS_DRAIN_EDGES)
+#: DRAM models of the memory system (``Memory.dram``), as the native core lists them.
+DRAM_MODELS: tuple[str, ...] = tuple(_core.DRAM_MODELS)
+#: Loop orders of a memory tiling, outermost loop first (``mnk``: for m, for n, for k).
+LOOP_ORDERS: tuple[str, ...] = tuple(_core.LOOP_ORDERS)
 
 _INT_FIELDS = ("rows", "cols", "mac_latency", "acc_latency")
 _BOOL_FIELDS = ("stationary_double_buffer", "os_output_double_buffer")
@@ -198,21 +210,291 @@ def parse_pe(text: str) -> tuple[int, int]:
     return rows, cols
 
 
-RUN_KEYS: tuple[str, ...] = ("model", "batch", "engine", "accelerator")
+_SIZE_RE = re.compile(r"\s*(\d+)\s*(b|k|kib|m|mib)?\s*", re.IGNORECASE)
+_SIZE_SCALE = {"": 1, "b": 1, "k": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mib": 1 << 20}
+
+
+def parse_size(text: str, *, name: str = "size") -> int:
+    """Parse a byte count: ``"65536"``, ``"64K"`` / ``"64KiB"`` (x 1024), ``"1M"`` / ``"1MiB"``."""
+    match = _SIZE_RE.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        raise ConfigError(
+            f"{name}: expected a size in bytes or with a K, KiB, M or MiB suffix "
+            f"(e.g. 65536, 64K, 1MiB), got {text!r}"
+        )
+    return int(match.group(1)) * _SIZE_SCALE[(match.group(2) or "").lower()]
+
+
+# Bounds of the native module's integer arguments (i64 counts, u64 addresses).
+_I64_MAX = 2**63 - 1
+_U64_MAX = 2**64 - 1
+
+
+@dataclass(frozen=True)
+class Memory:
+    """The memory system around the array; ``None`` in its place means ideal memory.
+
+    Args:
+        ifmap_bytes, filter_bytes, ofmap_bytes: scratchpad capacities in bytes (both halves
+            together when double buffered).
+        ifmap_word_bytes, filter_word_bytes, ofmap_word_bytes: bytes per word (operands 1,
+            int32 partial sums 4).
+        double_buffer: each scratchpad has two halves; one feeds the array while the DMA engine
+            fills the other, so a tile may use half of it.
+        ifmap_banks, filter_banks: word-interleaved banks of the ifmap and filter buffers
+            (0: as many as the array's vectors need, never a conflict).
+        ifmap_ports, filter_ports: ports per bank, one word per cycle each.
+        accumulator: the ofmap buffer keeps partial sums across K tiles; without it, an
+            unfinished output tile's partial sums go to DRAM after each K tile and come back.
+        output_bytes: bytes of one final output element written to DRAM (1: requantized int8).
+        dram: the DRAM model, one of ``DRAM_MODELS`` (``"bandwidth"``: ``bandwidth`` bytes per
+            cycle shared by reads and writes, plus ``latency`` cycles).
+        bandwidth: DRAM bytes per accelerator cycle (``"bandwidth"`` model).
+        latency: DRAM latency in accelerator cycles (``"bandwidth"`` model).
+        ifmap_base, filter_base, ofmap_base: where each operand lives in DRAM (byte addresses).
+        mac_pj, sram_pj_per_byte_8kib, dram_read_pj_per_byte, dram_write_pj_per_byte: the
+            energy table (picojoules, ``docs/energy.md``); ``None`` takes the core's default,
+            resolved on construction so the dataclass always holds the figures used.
+
+    The native core (``_core.MemoryConfig``) validates every field; invalid values raise
+    :class:`~accelsim.errors.ConfigError` naming the field.
+    """
+
+    ifmap_bytes: int = 256 << 10
+    filter_bytes: int = 256 << 10
+    ofmap_bytes: int = 256 << 10
+    ifmap_word_bytes: int = 1
+    filter_word_bytes: int = 1
+    ofmap_word_bytes: int = 4
+    double_buffer: bool = True
+    ifmap_banks: int = 0
+    filter_banks: int = 0
+    ifmap_ports: int = 1
+    filter_ports: int = 1
+    accumulator: bool = True
+    output_bytes: int = 1
+    dram: str = "bandwidth"
+    bandwidth: float = 16.0
+    latency: int = 100
+    ifmap_base: int = 0
+    filter_base: int = 1 << 32
+    ofmap_base: int = 2 << 32
+    mac_pj: float | None = None
+    sram_pj_per_byte_8kib: float | None = None
+    dram_read_pj_per_byte: float | None = None
+    dram_write_pj_per_byte: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in _MEMORY_INT_FIELDS:
+            value = _as_int(name, getattr(self, name))
+            if name.endswith("_base"):
+                if not 0 <= value <= _U64_MAX:
+                    raise ConfigError(
+                        f"{name} must be a byte address from 0 to 2**64 - 1, got {value}"
+                    )
+            elif name.endswith(("_banks", "_ports")):
+                if not 0 <= value <= _INT_MAX:
+                    raise ConfigError(f"{name} is out of range, got {value}")
+            elif abs(value) > _I64_MAX:
+                raise ConfigError(f"{name} is out of range, got {value}")
+            object.__setattr__(self, name, value)
+        for name in ("double_buffer", "accumulator"):
+            value = getattr(self, name)
+            if not isinstance(value, bool):
+                raise ConfigError(f"{name} must be true or false, got {value!r}")
+        if not isinstance(self.dram, str):
+            raise ConfigError(
+                f"dram must be a string, got {self.dram!r}; valid choices: {', '.join(DRAM_MODELS)}"
+            )
+        for name in ("bandwidth", *_ENERGY_FIELDS):
+            value = getattr(self, name)
+            if value is None and name != "bandwidth":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"{name} must be a number, got {value!r}")
+            object.__setattr__(self, name, float(value))
+        resolved = self._native.to_dict()  # build (and so validate) the native config now
+        # The core's canonical spelling of the model name ("Bandwidth" -> "bandwidth"), and
+        # its default energies where none were given.
+        object.__setattr__(self, "dram", resolved["dram"])
+        for name in _ENERGY_FIELDS:
+            if getattr(self, name) is None and name in resolved:
+                object.__setattr__(self, name, float(resolved[name]))
+
+    @cached_property
+    def _native(self) -> _core.MemoryConfig:
+        """The native ``MemoryConfig`` (built once; all field validation happens here)."""
+        try:
+            fields = {name: getattr(self, name) for name in MEMORY_KEYS}
+            return _core.MemoryConfig(**fields)
+        except ConfigError as exc:
+            raise ConfigError(f"memory: {exc}") from exc
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise ConfigError(f"invalid memory configuration: {exc}") from exc
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_native"}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, in declaration order (JSON/TOML friendly)."""
+        return {name: getattr(self, name) for name in MEMORY_KEYS}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Memory:
+        """Build from a mapping; missing keys take their defaults, unknown keys are an error.
+
+        The buffer sizes may also be strings with a suffix (``"64K"``, ``"1MiB"``).
+        """
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"memory must be a table of fields, got {data!r}")
+        _check_keys(data, MEMORY_KEYS, where="memory")
+        fields = dict(data)
+        for name in ("ifmap_bytes", "filter_bytes", "ofmap_bytes"):
+            if isinstance(fields.get(name), str):
+                fields[name] = parse_size(fields[name], name=name)
+        return cls(**fields)
+
+
+MEMORY_KEYS: tuple[str, ...] = (
+    "ifmap_bytes",
+    "filter_bytes",
+    "ofmap_bytes",
+    "ifmap_word_bytes",
+    "filter_word_bytes",
+    "ofmap_word_bytes",
+    "double_buffer",
+    "ifmap_banks",
+    "filter_banks",
+    "ifmap_ports",
+    "filter_ports",
+    "accumulator",
+    "output_bytes",
+    "dram",
+    "bandwidth",
+    "latency",
+    "ifmap_base",
+    "filter_base",
+    "ofmap_base",
+    "mac_pj",
+    "sram_pj_per_byte_8kib",
+    "dram_read_pj_per_byte",
+    "dram_write_pj_per_byte",
+)
+_ENERGY_FIELDS = (
+    "mac_pj",
+    "sram_pj_per_byte_8kib",
+    "dram_read_pj_per_byte",
+    "dram_write_pj_per_byte",
+)
+_MEMORY_INT_FIELDS = (
+    "ifmap_bytes",
+    "filter_bytes",
+    "ofmap_bytes",
+    "ifmap_word_bytes",
+    "filter_word_bytes",
+    "ofmap_word_bytes",
+    "ifmap_banks",
+    "filter_banks",
+    "ifmap_ports",
+    "filter_ports",
+    "output_bytes",
+    "latency",
+    "ifmap_base",
+    "filter_base",
+    "ofmap_base",
+)
+
+TILING_KEYS: tuple[str, ...] = ("m", "k", "n", "order")
+
+
+class Tiling(NamedTuple):
+    """One layer's memory tiling: tiles of ``m x k x n`` (M_t, K_t, N_t) of each GEMM, visited
+    in loop ``order`` (one of ``LOOP_ORDERS``, outermost loop first)."""
+
+    m: int
+    k: int
+    n: int
+    order: str
+
+    def __str__(self) -> str:
+        return f"{self.m}x{self.k}x{self.n} {self.order}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"m": self.m, "k": self.k, "n": self.n, "order": self.order}
+
+    @classmethod
+    def of(cls, value: object, where: str = "tiling") -> Tiling:
+        """A validated ``Tiling`` from a ``Tiling``, an ``(m, k, n, order)`` sequence or a
+        ``{"m", "k", "n", "order"}`` mapping. Whether it fits the buffers is checked when a
+        layer runs (only then are the layer and the memory known)."""
+        if isinstance(value, Mapping):
+            _check_keys(value, TILING_KEYS, where=f"{where}")
+            missing = [key for key in TILING_KEYS if key not in value]
+            if missing:
+                raise ConfigError(
+                    f"{where}: missing key {missing[0]!r}; a tiling has keys "
+                    f'{", ".join(TILING_KEYS)}, e.g. {{"m": 128, "k": 147, "n": 64, '
+                    f'"order": "mnk"}}'
+                )
+            items = [value[key] for key in TILING_KEYS]
+        elif isinstance(value, (tuple, list)) and len(value) == 4:
+            items = list(value)
+        else:
+            raise ConfigError(
+                f"{where}: expected (m_t, k_t, n_t, order) or a table with keys "
+                f"{', '.join(TILING_KEYS)}, got {value!r}"
+            )
+        dims = []
+        for key, item in zip("mkn", items[:3], strict=True):
+            dim = _as_int(f"{where}.{key}", item)
+            if not 1 <= dim <= _I64_MAX:
+                raise ConfigError(f"{where}.{key} must be a positive integer, got {dim}")
+            dims.append(dim)
+        order = items[3]
+        canonical = order.strip().lower() if isinstance(order, str) else order
+        if canonical not in LOOP_ORDERS:
+            hint = _did_you_mean(order, LOOP_ORDERS) if isinstance(order, str) else ""
+            raise ConfigError(
+                f"{where}.order: unknown loop order {order!r}; {hint}"
+                f"valid choices: {', '.join(LOOP_ORDERS)}"
+            )
+        return cls(dims[0], dims[1], dims[2], canonical)
+
+
+def _tilings(value: object, where: str = "tilings") -> dict[str, Tiling]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            f"{where} must be a table of layer name -> tiling, got {type(value).__name__}"
+        )
+    out: dict[str, Tiling] = {}
+    for name, tiling in value.items():
+        if not isinstance(name, str):
+            raise ConfigError(f"{where}: layer names must be strings, got {name!r}")
+        out[name] = Tiling.of(tiling, f"{where}.{name}")
+    return out
+
+
+RUN_KEYS: tuple[str, ...] = ("model", "batch", "engine", "accelerator", "memory", "tilings")
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything that determines a run: the model, batch, engine and accelerator.
+    """Everything that determines a run: model, batch, engine, accelerator, memory, tilings.
 
-    This is what a run directory's ``config.json`` holds; running it again reproduces the
-    run's statistics exactly.
+    ``memory=None`` is ideal memory (every operand ready when asked). ``tilings`` maps layer
+    names to the :class:`Tiling` to use with the memory system; layers not named get the
+    default chooser's tiling. This is what a run directory's ``config.json`` holds (with the
+    tiling of every layer); running it again reproduces the run's statistics exactly.
     """
 
     model: str
     batch: int = 1
     engine: str = "fast"
     accelerator: Accelerator = field(default_factory=Accelerator)
+    memory: Memory | None = None
+    tilings: Mapping[str, Tiling] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model:
@@ -224,14 +506,24 @@ class RunConfig:
         check_engine(self.engine)
         if not isinstance(self.accelerator, Accelerator):
             raise ConfigError(f"accelerator must be an Accelerator, got {self.accelerator!r}")
+        check_memory(self.memory, self.engine)
+        tilings = _tilings(self.tilings)
+        if tilings and self.memory is None:
+            raise ConfigError(_TILINGS_NEED_MEMORY)
+        object.__setattr__(self, "tilings", tilings)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "model": self.model,
             "batch": self.batch,
             "engine": self.engine,
             "accelerator": self.accelerator.to_dict(),
         }
+        if self.memory is not None:
+            data["memory"] = self.memory.to_dict()
+        if self.tilings:
+            data["tilings"] = {name: t.to_dict() for name, t in self.tilings.items()}
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunConfig:
@@ -242,12 +534,36 @@ class RunConfig:
         if "model" not in data:
             raise ConfigError("config: missing key 'model' (a model name, see `accelsim models`)")
         acc = Accelerator.from_dict(data.get("accelerator", {}))
+        memory = data.get("memory")
         return cls(
             model=data["model"],
             batch=data.get("batch", 1),
             engine=data.get("engine", "fast"),
             accelerator=acc,
+            memory=None if memory is None else Memory.from_dict(memory),
+            tilings=_tilings(data.get("tilings")),
         )
+
+
+_TILINGS_NEED_MEMORY = (
+    "tilings: per-layer tilings need a memory system (a memory table, or --sram, --bandwidth, "
+    "--dram ...); with ideal memory nothing is tiled"
+)
+
+
+def check_memory(memory: object, engine: str) -> Memory | None:
+    """Return ``memory`` if it is a ``Memory`` (or None) usable with ``engine``, else raise."""
+    if memory is None:
+        return None
+    if not isinstance(memory, Memory):
+        raise ConfigError(f"memory must be a Memory or None, got {type(memory).__name__}")
+    if engine != "fast":
+        raise ConfigError(
+            f"engine: the memory system runs on engine 'fast' only; engine {engine!r} models "
+            "ideal memory (drop the memory system or use --dram ideal); valid choices with "
+            "memory: fast"
+        )
+    return memory
 
 
 def check_engine(engine: object) -> str:
@@ -295,6 +611,12 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     if not isinstance(acc, Mapping):
         raise ConfigError(f"config: 'accelerator' must be a table of fields, got {acc!r}")
     _check_keys(acc, ACCELERATOR_KEYS, where="accelerator")
+    memory = data.get("memory")
+    if memory is not None:
+        if not isinstance(memory, Mapping):
+            raise ConfigError(f"config: 'memory' must be a table of fields, got {memory!r}")
+        _check_keys(memory, MEMORY_KEYS, where="memory")
+    _tilings(data.get("tilings"))
     return data
 
 

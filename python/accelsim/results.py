@@ -2,7 +2,8 @@
 for a single GEMM with its per-fold timeline (``GemmResult``).
 
 Results are plain data: they never print. Every statistic is declared once by the native core
-(:func:`stat_catalog`, with its unit and description); results carry all of them.
+(:func:`stat_catalog`, with its unit and description); results carry all of them. A run with a
+memory system also carries the statistics of :func:`memory_stat_catalog` and each layer's tiling.
 """
 
 from __future__ import annotations
@@ -20,10 +21,18 @@ import numpy as np
 from numpy.typing import NDArray
 
 from accelsim import _core
-from accelsim.config import Accelerator
+from accelsim.config import Accelerator, Memory, Tiling
 from accelsim.errors import SimulationError
 
-__all__ = ["GemmResult", "LayerResult", "NetworkResult", "StatInfo", "stat_catalog"]
+__all__ = [
+    "GemmResult",
+    "LayerResult",
+    "NetworkResult",
+    "StatInfo",
+    "memory_stat_catalog",
+    "stall_stats",
+    "stat_catalog",
+]
 
 
 class StatInfo(NamedTuple):
@@ -46,6 +55,37 @@ def stat_catalog() -> list[StatInfo]:
 
 def stat_names() -> tuple[str, ...]:
     return tuple(info.name for info in _catalog())
+
+
+@cache
+def _memory_catalog() -> tuple[StatInfo, ...]:
+    return tuple(StatInfo(*entry) for entry in _core.memory_stat_catalog())
+
+
+def memory_stat_catalog() -> list[StatInfo]:
+    """Every statistic the memory system reports, as ``(name, unit, description)``."""
+    return list(_memory_catalog())
+
+
+def memory_stat_names() -> tuple[str, ...]:
+    return tuple(info.name for info in _memory_catalog())
+
+
+@cache
+def stall_stats() -> dict[str, str]:
+    """The memory system's stall statistics by cause, ``{cause: statistic}``: every
+    ``stall_<cause>_cycles`` of :func:`memory_stat_catalog` (``ifmap``, ``filter``, ``ofmap``,
+    ...), in catalog order. Stalls of all causes plus ``compute_cycles`` make up ``cycles``."""
+    prefix, suffix = "stall_", "_cycles"
+    return {
+        name[len(prefix) : -len(suffix)]: name
+        for name in memory_stat_names()
+        if name.startswith(prefix) and name.endswith(suffix)
+    }
+
+
+#: The per-layer tiling columns of a memory run's CSV (and of ``_core.simulate_memory_layers``).
+TILING_COLUMNS = ("tile_m", "tile_k", "tile_n", "tile_order")
 
 
 # Statistics that are typed attributes of the result classes. Every further statistic of the
@@ -82,17 +122,35 @@ def _split_stats(raw: Mapping[str, Any], where: str) -> tuple[dict[str, int], di
     return fields, extra
 
 
+def _memory_stats(raw: Mapping[str, Any], where: str) -> tuple[dict[str, int], dict[str, float]]:
+    """The memory-system statistics of a native result, in catalog order, as
+    ``(counts, energies)``: integer statistics, and the floating-point ones (energies in pJ)."""
+    counts: dict[str, int] = {}
+    energies: dict[str, float] = {}
+    for name in memory_stat_names():
+        if name not in raw:
+            raise SimulationError(f"{where}: the native result lacks the statistic {name!r}")
+        value = raw[name]
+        if isinstance(value, (float, np.floating)):
+            energies[name] = float(value)
+        else:
+            counts[name] = int(value)
+    return counts, energies
+
+
 class _ExtraStats:
-    """Attribute access to the catalog statistics kept in ``extra``."""
+    """Attribute access to the catalog statistics kept in ``extra`` (and, for a layer run with
+    a memory system, in ``memory_stats``)."""
 
     extra: Mapping[str, int]
 
     def __getattr__(self, name: str) -> int:
         if not name.startswith("_"):
-            extra = self.__dict__.get("extra", {})
-            if name in extra:
-                value: int = extra[name]
-                return value
+            for where in ("extra", "memory_stats"):
+                stats = self.__dict__.get(where) or {}
+                if name in stats:
+                    value: int = stats[name]
+                    return value
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def stat(self, name: str) -> int:
@@ -116,7 +174,14 @@ def _utilization(macs: int, pes: int, cycles: int) -> float:
 
 @dataclass(frozen=True)
 class LayerResult(_ExtraStats):
-    """Statistics of one layer (its ``groups`` GEMMs of ``[M, K] @ [K, N]``)."""
+    """Statistics of one layer (its ``groups`` GEMMs of ``[M, K] @ [K, N]``).
+
+    With a memory system, ``memory_stats`` holds the integer statistics of
+    :func:`memory_stat_catalog` (also readable as attributes: ``result.stall_ifmap_cycles``),
+    ``energy`` its energies in pJ and ``tiling`` the tiling the layer ran with; ``cycles`` then
+    spans the layer from its first DMA transfer to its last write-back. With ideal memory all
+    three are ``None``.
+    """
 
     name: str
     kind: str
@@ -132,18 +197,82 @@ class LayerResult(_ExtraStats):
     ofmap_writes: int
     utilization: float
     extra: Mapping[str, int] = field(default_factory=dict)
+    memory_stats: Mapping[str, int] | None = None
+    energy: Mapping[str, float] | None = None
+    tiling: Tiling | None = None
+
+    def memory_values(self) -> dict[str, int | float]:
+        """Every statistic of :func:`memory_stat_catalog`, in catalog order (empty with ideal
+        memory)."""
+        values: dict[str, int | float] = {**(self.memory_stats or {}), **(self.energy or {})}
+        return {name: values[name] for name in memory_stat_names() if name in values}
+
+    def stat(self, name: str) -> int:
+        """A statistic of the catalog (or, with a memory system, of the memory catalog)."""
+        if self.memory_stats is not None and name in self.memory_stats:
+            return self.memory_stats[name]
+        return super().stat(name)
+
+    def stats(self) -> dict[str, int]:
+        """Every statistic of the catalog, then (with a memory system) the memory catalog."""
+        return {**super().stats(), **(self.memory_stats or {})}
+
+    @property
+    def compute_cycles(self) -> int | None:
+        """Cycles not attributed to a memory stall (``None`` with ideal memory)."""
+        return None if self.memory_stats is None else self.memory_stats["compute_cycles"]
+
+    @property
+    def stalls(self) -> dict[str, int] | None:
+        """Memory stall cycles by cause, ``{"ifmap", "filter", "ofmap", ...}`` (see
+        :func:`stall_stats`; ``None`` with ideal memory).
+        ``compute_cycles + sum(stalls.values()) == cycles``."""
+        if self.memory_stats is None:
+            return None
+        return {cause: self.memory_stats[name] for cause, name in stall_stats().items()}
+
+    @property
+    def dram_read_bytes(self) -> int | None:
+        return None if self.memory_stats is None else self.memory_stats["dram_read_bytes"]
+
+    @property
+    def dram_write_bytes(self) -> int | None:
+        return None if self.memory_stats is None else self.memory_stats["dram_write_bytes"]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "name": self.name,
             "kind": self.kind,
             "m": self.m,
             "k": self.k,
             "n": self.n,
             "groups": self.groups,
-            **self.stats(),
-            "utilization": self.utilization,
+            **super().stats(),
+            **self.memory_values(),
         }
+        if self.stalls is not None:
+            data["stalls"] = self.stalls
+        if self.tiling is not None:
+            data["tiling"] = self.tiling.to_dict()
+        data["utilization"] = self.utilization
+        return data
+
+    def csv_row(self) -> dict[str, Any]:
+        """The layer's row of :meth:`NetworkResult.to_csv` (flat columns)."""
+        row: dict[str, Any] = {
+            "name": self.name,
+            "kind": self.kind,
+            "m": self.m,
+            "k": self.k,
+            "n": self.n,
+            "groups": self.groups,
+            **super().stats(),
+            **self.memory_values(),
+        }
+        if self.tiling is not None:
+            row.update(zip(TILING_COLUMNS, self.tiling, strict=True))
+        row["utilization"] = self.utilization
+        return row
 
 
 @dataclass(frozen=True)
@@ -151,7 +280,7 @@ class NetworkResult:
     """Statistics of a whole workload; its layers run one after another.
 
     ``batch`` is ``None`` for a user-built :class:`~accelsim.workloads.Workload` (its batch is
-    part of its layer shapes).
+    part of its layer shapes). ``memory`` is the memory system, ``None`` for ideal memory.
     """
 
     model: str
@@ -159,6 +288,7 @@ class NetworkResult:
     engine: str
     accelerator: Accelerator
     layers: tuple[LayerResult, ...]
+    memory: Memory | None = None
 
     def __len__(self) -> int:
         return len(self.layers)
@@ -189,34 +319,83 @@ class NetworkResult:
         return self.total_cycles / (self.accelerator.freq_mhz * 1e6)
 
     def totals(self) -> dict[str, int]:
-        """Every statistic of the catalog summed over the layers."""
-        return {name: sum(r.stat(name) for r in self.layers) for name in stat_names()}
+        """Every statistic of the catalog (and, with a memory system, every integer statistic
+        of the memory catalog) summed over the layers. Energies: :meth:`energy_totals`."""
+        names = list(stat_names())
+        if self.memory is not None and self.layers:
+            names += list(self.layers[0].memory_stats or {})
+        return {name: sum(r.stat(name) for r in self.layers) for name in names}
+
+    def energy_totals(self) -> dict[str, float] | None:
+        """The energies of the memory catalog (pJ) summed over the layers (``None`` with ideal
+        memory)."""
+        if self.memory is None:
+            return None
+        names = list(self.layers[0].energy or {}) if self.layers else []
+        return {name: sum((r.energy or {})[name] for r in self.layers) for name in names}
+
+    @property
+    def tilings(self) -> dict[str, Tiling]:
+        """The tiling each layer ran with (empty with ideal memory)."""
+        return {r.name: r.tiling for r in self.layers if r.tiling is not None}
+
+    @property
+    def stalls(self) -> dict[str, int] | None:
+        """Memory stall cycles by cause over all layers (``None`` with ideal memory)."""
+        if self.memory is None:
+            return None
+        causes = stall_stats().items()
+        return {cause: sum(r.stat(name) for r in self.layers) for cause, name in causes}
+
+    @property
+    def dram_bandwidth(self) -> float | None:
+        """Achieved DRAM bandwidth: bytes read and written per cycle over the whole run
+        (``None`` with ideal memory)."""
+        if self.memory is None:
+            return None
+        moved = sum(r.stat("dram_read_bytes") + r.stat("dram_write_bytes") for r in self.layers)
+        return moved / self.total_cycles if self.total_cycles > 0 else 0.0
 
     def config_dict(self) -> dict[str, Any]:
-        """The fully resolved run configuration (keys of :class:`~accelsim.config.RunConfig`)."""
+        """The fully resolved run configuration (keys of :class:`~accelsim.config.RunConfig`),
+        with the tiling every layer ran with when there is a memory system."""
         config: dict[str, Any] = {"model": self.model}
         if self.batch is not None:
             config["batch"] = self.batch
         config["engine"] = self.engine
         config["accelerator"] = self.accelerator.to_dict()
+        if self.memory is not None:
+            config["memory"] = self.memory.to_dict()
+            config["tilings"] = {name: t.to_dict() for name, t in self.tilings.items()}
         return config
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "config": self.config_dict(),
             "total_cycles": self.total_cycles,
             "total_macs": self.total_macs,
             "utilization": self.utilization,
             "time_s": self.time_s,
-            "totals": self.totals(),
-            "layers": [r.to_dict() for r in self.layers],
+            "totals": {**self.totals(), **(self.energy_totals() or {})},
         }
+        if self.memory is not None:
+            totals = data["totals"]
+            data["compute_cycles"] = totals["compute_cycles"]
+            data["stalls"] = self.stalls
+            data["dram_read_bytes"] = totals["dram_read_bytes"]
+            data["dram_write_bytes"] = totals["dram_write_bytes"]
+            data["dram_bytes_per_cycle"] = self.dram_bandwidth
+        data["layers"] = [r.to_dict() for r in self.layers]
+        return data
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent) + "\n"
 
     def csv_columns(self) -> list[str]:
-        return ["name", "kind", "m", "k", "n", "groups", *stat_names(), "utilization"]
+        columns = ["name", "kind", "m", "k", "n", "groups", *stat_names()]
+        if self.memory is not None:
+            columns += [*memory_stat_names(), *TILING_COLUMNS]
+        return [*columns, "utilization"]
 
     def to_csv(self, path: str | Path | None = None) -> str:
         """One row per layer (header first). Writes ``path`` if given; returns the text."""
@@ -224,7 +403,7 @@ class NetworkResult:
         writer = csv.DictWriter(buffer, fieldnames=self.csv_columns(), lineterminator="\n")
         writer.writeheader()
         for r in self.layers:
-            writer.writerow(r.to_dict())
+            writer.writerow(r.csv_row())
         text = buffer.getvalue()
         if path is not None:
             Path(path).write_text(text, encoding="utf-8", newline="")

@@ -2,10 +2,12 @@
 
 ``write_run_dir(result, path)`` writes
 
-* ``config.json``: the fully resolved configuration (model, batch, engine and every
-  accelerator field). ``accelsim run --config RUN/config.json`` reproduces ``stats.json`` and
-  ``layers.csv`` byte for byte.
-* ``stats.json``: totals, per-layer statistics and the stat catalog (name, unit, description).
+* ``config.json``: the fully resolved configuration (model, batch, engine, every accelerator
+  field and, with a memory system, every memory field and the tiling each layer ran with).
+  ``accelsim run --config RUN/config.json`` reproduces ``stats.json`` and ``layers.csv`` byte
+  for byte.
+* ``stats.json``: totals, per-layer statistics and the stat catalog (name, unit, description;
+  with a memory system, the memory catalog too).
 * ``layers.csv``: one row per layer.
 * ``metadata.json``: versions, command line, Python and platform, creation time. Everything
   that changes from one identical run to the next goes here and only here.
@@ -26,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from accelsim import _core
-from accelsim.results import NetworkResult, stat_catalog
+from accelsim.results import NetworkResult, memory_stat_catalog, stat_catalog
 
 __all__ = ["RUN_DIR_FILES", "stats_dict", "write_run_dir"]
 
@@ -38,10 +40,14 @@ def _dump(data: Any) -> str:
 
 
 def stats_dict(result: NetworkResult) -> dict[str, Any]:
-    """What ``stats.json`` holds: ``result.to_dict()`` plus the stat catalog."""
+    """What ``stats.json`` holds: ``result.to_dict()`` plus the stat catalog (and, with a
+    memory system, the memory stat catalog)."""
+    catalog = stat_catalog()
+    if result.memory is not None:
+        catalog += memory_stat_catalog()
     return {
         **result.to_dict(),
-        "stat_catalog": [info._asdict() for info in stat_catalog()],
+        "stat_catalog": [info._asdict() for info in catalog],
     }
 
 
