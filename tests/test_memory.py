@@ -26,6 +26,7 @@ from accelsim import (
     Workload,
     _core,
     cli,
+    run,
 )
 from accelsim.config import load_config, parse_size
 from accelsim.mapping import mapping_text, read_mapping, write_mapping
@@ -52,12 +53,14 @@ def one_gemm(m: int, k: int, n: int) -> Workload:
 
 
 def test_memory_defaults_mirror_the_core() -> None:
-    assert Memory().to_dict() == _core.MemoryConfig().to_dict()
+    native = _core.MemoryConfig().to_dict()
+    assert native.pop("freq_mhz") == 1000.0  # the accelerator's clock, not a memory field
+    assert Memory().to_dict() == native
     mem = Memory(ifmap_bytes=1024, dram="BANDWIDTH", bandwidth=4, latency=0, accumulator=False)
     native = _core.MemoryConfig(
         ifmap_bytes=1024, dram="bandwidth", bandwidth=4.0, latency=0, accumulator=False
     )
-    assert mem.to_dict() == native.to_dict()
+    assert mem.to_dict() == {k: v for k, v in native.to_dict().items() if k != "freq_mhz"}
     assert mem.dram == "bandwidth" and isinstance(mem.bandwidth, float)
     assert set(DRAM_MODELS) >= {"bandwidth"}
     assert LOOP_ORDERS == ("mnk", "mkn", "nmk", "nkm", "kmn", "knm")
@@ -669,3 +672,65 @@ def test_cli_stats_lists_memory_statistics(capsys: pytest.CaptureFixture[str]) -
     for info in accelsim.memory_stat_catalog():
         row = next(line for line in out.splitlines() if line.split()[:1] == [info.name])
         assert info.unit in row
+
+
+# ---- the cycle-level DRAM behind the memory system ---------------------------------------------
+
+
+def test_dram_preset_runs_report_row_hits_and_latency(tmp_path: Path) -> None:
+    mem = Memory(ifmap_bytes=8 << 10, filter_bytes=8 << 10, ofmap_bytes=16 << 10, dram="ddr4-3200")
+    acc = Accelerator(rows=8, cols=8)
+    w = Workload("two", [GemmLayer("a", 96, 80, 72), GemmLayer("b", 40, 130, 24)])
+    r = run(w, acc, memory=mem)
+    for layer in r.layers:
+        assert layer.dram is not None
+        assert layer.dram["reads"] + layer.dram["writes"] == (
+            layer.dram["row_hits"] + layer.dram["row_misses"] + layer.dram["row_conflicts"]
+        )
+        # whole bursts: the DRAM moves at least the bytes the DMA asked for
+        assert layer.dram["bytes_read"] >= layer.stat("dram_read_bytes")
+        assert layer.compute_cycles is not None and layer.stalls is not None
+        assert layer.compute_cycles + sum(layer.stalls.values()) == layer.cycles
+    rate = r.dram_row_hit_rate
+    assert rate is not None and 0.0 < rate <= 1.0
+    data = json.loads(r.to_json())
+    assert "row_hit_rate" in data["layers"][0]["dram"]
+    assert "dram_row_hits" in r.to_csv().splitlines()[0].split(",")
+    # the same memory with the bandwidth model has no DRAM statistics
+    plain = run(w, acc, memory=dataclasses.replace(mem, dram="bandwidth", dram_mapping=None))
+    assert plain.dram_row_hit_rate is None and plain.layers[0].dram is None
+
+
+def test_dram_clock_is_the_accelerators() -> None:
+    mem = Memory(ifmap_bytes=8 << 10, filter_bytes=8 << 10, ofmap_bytes=16 << 10, dram="hbm2")
+    w = Workload("one", [GemmLayer("a", 128, 128, 128)])
+    slow = run(w, Accelerator(rows=8, cols=8, freq_mhz=250.0), memory=mem)
+    fast = run(w, Accelerator(rows=8, cols=8, freq_mhz=4000.0), memory=mem)
+    # a faster accelerator waits more of its own cycles for the same DRAM
+    assert fast.total_cycles >= slow.total_cycles
+    assert slow.layers[0].dram is not None and fast.layers[0].dram is not None
+    assert slow.layers[0].dram["reads"] == fast.layers[0].dram["reads"]
+
+
+def test_cli_dram_preset_shows_row_hits(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    rc = cli.main(
+        [
+            "run",
+            "resnet18",
+            "--pe",
+            "32x32",
+            "--dram",
+            "ddr4-3200",
+            "--sram",
+            "ifmap=64K,filter=64K,ofmap=64K",
+            "--json",
+            str(out),
+            "--quiet",
+        ]
+    )
+    assert rc == 0
+    data = json.loads(out.read_text())
+    assert len(data["layers"]) == 21 and data["total_macs"] == 1_814_073_344
+    assert all(0.0 < layer["dram"]["row_hit_rate"] <= 1.0 for layer in data["layers"])
+    assert all("energy_total_pj" in layer for layer in data["layers"])

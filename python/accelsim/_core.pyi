@@ -151,6 +151,8 @@ class MemoryConfig:
         filter_banks: int = 0,
         ifmap_ports: int = 1,
         filter_ports: int = 1,
+        freq_mhz: float = 1000.0,
+        dram_mapping: str | None = None,
     ) -> MemoryConfig: ...
     def to_dict(self) -> dict[str, Any]: ...
 

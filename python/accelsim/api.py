@@ -29,6 +29,7 @@ from accelsim.results import (
     GemmResult,
     LayerResult,
     NetworkResult,
+    _dram_stats,
     _memory_stats,
     _split_stats,
     _utilization,
@@ -157,7 +158,7 @@ def _run_memory(
         tuple(given[name]) if name in given else None  # type: ignore[misc]
         for name in names
     ]
-    config, mem = acc._array, memory._native
+    config, mem = acc._array, memory.native(acc.freq_mhz)
     rows: list[dict[str, Any]] = []
     if progress is None:
         try:
@@ -188,7 +189,9 @@ def _run_memory(
         )
         counts, energy = _memory_stats(raw, where)
         layers.append(
-            dataclasses.replace(result, memory_stats=counts, energy=energy, tiling=tiling)
+            dataclasses.replace(
+                result, memory_stats=counts, energy=energy, tiling=tiling, dram=_dram_stats(raw)
+            )
         )
     return NetworkResult(
         model=workload.name,
@@ -237,7 +240,7 @@ def default_tiling(
         raise ConfigError(f"memory must be a Memory, got {type(memory).__name__}")
     shape = GemmShape(_dim("m", m), _dim("k", k), _dim("n", n), _dim("groups", groups))
     mt, kt, nt, order = _core.default_tiling(
-        shape.m, shape.k, shape.n, acc._array, memory._native, groups=shape.groups
+        shape.m, shape.k, shape.n, acc._array, memory.native(acc.freq_mhz), groups=shape.groups
     )
     return Tiling(mt, kt, nt, order)
 

@@ -432,8 +432,11 @@ def _layer_table(result: NetworkResult) -> Table:
         table.add_column(name, justify="right", no_wrap=True)
     memory = result.memory is not None
     causes = _stall_columns(result) if memory else []
+    dram = memory and bool(result.layers) and result.layers[0].dram is not None
     if memory:
         headers = ["compute\ncycles", *(f"stall\n{c}" for c in causes), *_MEMORY_COLUMNS]
+        if dram:
+            headers.insert(-1, "row\nhit %")
         for name in headers:
             table.add_column(name, justify="right", no_wrap=True)
     for r in result.layers:
@@ -450,6 +453,8 @@ def _layer_table(result: NetworkResult) -> Table:
         ]
         if memory:
             cells += _memory_cells(r, causes)
+            if dram and r.dram is not None:
+                cells.insert(-1, f"{100 * float(r.dram['row_hit_rate']):.1f}")
         table.add_row(*cells)
     return table
 
@@ -515,6 +520,18 @@ def _totals_table(result: NetworkResult) -> Table:
             "DRAM bandwidth",
             f"{rate:.2f} B/cycle ({rate * acc.freq_mhz / 1e3:.2f} GB/s at {acc.freq_mhz:g} MHz)",
         )
+        hit_rate = result.dram_row_hit_rate
+        if hit_rate is not None:
+            grid.add_row("DRAM row hits", f"{100 * hit_rate:.1f} %")
+            reads = sum(int(r.dram["reads"]) for r in result.layers if r.dram)
+            lat = sum(
+                float(r.dram["avg_read_latency_ns"]) * int(r.dram["reads"])
+                for r in result.layers
+                if r.dram
+            )
+            worst = max(float(r.dram["max_read_latency_ns"]) for r in result.layers if r.dram)
+            if reads:
+                grid.add_row("DRAM read latency", f"{lat / reads:.1f} ns mean, {worst:.1f} ns max")
         energy = (result.energy_totals() or {}).get("energy_total_pj")
         if energy is not None:
             grid.add_row("energy", _format_energy(energy))

@@ -248,7 +248,11 @@ class Memory:
             unfinished output tile's partial sums go to DRAM after each K tile and come back.
         output_bytes: bytes of one final output element written to DRAM (1: requantized int8).
         dram: the DRAM model, one of ``DRAM_MODELS`` (``"bandwidth"``: ``bandwidth`` bytes per
-            cycle shared by reads and writes, plus ``latency`` cycles).
+            cycle shared by reads and writes, plus ``latency`` cycles; a preset such as
+            ``"ddr4-3200"``: the cycle-level controller and device of ``docs/dram.md``, clocked
+            by its preset, with the accelerator at ``Accelerator.freq_mhz``).
+        dram_mapping: the cycle-level DRAM's address mapping (``None``: the preset's default;
+            valid names in ``accelsim.dram.DRAM_MAPPINGS``).
         bandwidth: DRAM bytes per accelerator cycle (``"bandwidth"`` model).
         latency: DRAM latency in accelerator cycles (``"bandwidth"`` model).
         ifmap_base, filter_base, ofmap_base: where each operand lives in DRAM (byte addresses).
@@ -274,6 +278,7 @@ class Memory:
     accumulator: bool = True
     output_bytes: int = 1
     dram: str = "bandwidth"
+    dram_mapping: str | None = None
     bandwidth: float = 16.0
     latency: int = 100
     ifmap_base: int = 0
@@ -306,6 +311,8 @@ class Memory:
             raise ConfigError(
                 f"dram must be a string, got {self.dram!r}; valid choices: {', '.join(DRAM_MODELS)}"
             )
+        if self.dram_mapping is not None and not isinstance(self.dram_mapping, str):
+            raise ConfigError(f"dram_mapping must be a string or null, got {self.dram_mapping!r}")
         for name in ("bandwidth", *_ENERGY_FIELDS):
             value = getattr(self, name)
             if value is None and name != "bandwidth":
@@ -317,16 +324,23 @@ class Memory:
         # The core's canonical spelling of the model name ("Bandwidth" -> "bandwidth"), and
         # its default energies where none were given.
         object.__setattr__(self, "dram", resolved["dram"])
+        object.__setattr__(self, "dram_mapping", resolved["dram_mapping"])
         for name in _ENERGY_FIELDS:
             if getattr(self, name) is None and name in resolved:
                 object.__setattr__(self, name, float(resolved[name]))
 
     @cached_property
     def _native(self) -> _core.MemoryConfig:
-        """The native ``MemoryConfig`` (built once; all field validation happens here)."""
+        """The native ``MemoryConfig`` at the default clock (built once; all field validation
+        happens here)."""
+        return self.native(1000.0)
+
+    def native(self, freq_mhz: float) -> _core.MemoryConfig:
+        """The native ``MemoryConfig`` for an accelerator clocked at ``freq_mhz`` (the
+        cycle-level DRAM converts between its clock and the accelerator's)."""
         try:
             fields = {name: getattr(self, name) for name in MEMORY_KEYS}
-            return _core.MemoryConfig(**fields)
+            return _core.MemoryConfig(**fields, freq_mhz=freq_mhz)
         except ConfigError as exc:
             raise ConfigError(f"memory: {exc}") from exc
         except (ValueError, TypeError, OverflowError) as exc:
@@ -370,6 +384,7 @@ MEMORY_KEYS: tuple[str, ...] = (
     "accumulator",
     "output_bytes",
     "dram",
+    "dram_mapping",
     "bandwidth",
     "latency",
     "ifmap_base",

@@ -84,6 +84,25 @@ def stall_stats() -> dict[str, str]:
     }
 
 
+@cache
+def dram_stat_names() -> tuple[str, ...]:
+    """The cycle-level DRAM's statistics (``_core.dram_stat_catalog()``), which a memory run
+    with a DRAM preset reports per layer as ``dram_<name>`` columns."""
+    return tuple(name for name, _, _ in _core.dram_stat_catalog())
+
+
+def _dram_stats(raw: Mapping[str, Any]) -> dict[str, int | float] | None:
+    """The ``dram_<name>`` statistics of a native result, or ``None`` (no cycle-level DRAM)."""
+    names = dram_stat_names()
+    if not names or f"dram_{names[0]}" not in raw:
+        return None
+    out: dict[str, int | float] = {}
+    for name in names:
+        value = raw[f"dram_{name}"]
+        out[name] = float(value) if isinstance(value, (float, np.floating)) else int(value)
+    return out
+
+
 #: The per-layer tiling columns of a memory run's CSV (and of ``_core.simulate_memory_layers``).
 TILING_COLUMNS = ("tile_m", "tile_k", "tile_n", "tile_order")
 
@@ -200,6 +219,8 @@ class LayerResult(_ExtraStats):
     memory_stats: Mapping[str, int] | None = None
     energy: Mapping[str, float] | None = None
     tiling: Tiling | None = None
+    #: The cycle-level DRAM's statistics (``dram_stat_names()``; ``None`` for other models).
+    dram: Mapping[str, int | float] | None = None
 
     def memory_values(self) -> dict[str, int | float]:
         """Every statistic of :func:`memory_stat_catalog`, in catalog order (empty with ideal
@@ -254,6 +275,8 @@ class LayerResult(_ExtraStats):
             data["stalls"] = self.stalls
         if self.tiling is not None:
             data["tiling"] = self.tiling.to_dict()
+        if self.dram is not None:
+            data["dram"] = dict(self.dram)
         data["utilization"] = self.utilization
         return data
 
@@ -271,6 +294,8 @@ class LayerResult(_ExtraStats):
         }
         if self.tiling is not None:
             row.update(zip(TILING_COLUMNS, self.tiling, strict=True))
+        if self.dram is not None:
+            row.update({f"dram_{k}": v for k, v in self.dram.items()})
         row["utilization"] = self.utilization
         return row
 
@@ -395,7 +420,18 @@ class NetworkResult:
         columns = ["name", "kind", "m", "k", "n", "groups", *stat_names()]
         if self.memory is not None:
             columns += [*memory_stat_names(), *TILING_COLUMNS]
+        if self.layers and self.layers[0].dram is not None:
+            columns += [f"dram_{name}" for name in dram_stat_names()]
         return [*columns, "utilization"]
+
+    @property
+    def dram_row_hit_rate(self) -> float | None:
+        """Row hits over all DRAM requests of the run (cycle-level DRAM only, else ``None``)."""
+        if not self.layers or self.layers[0].dram is None:
+            return None
+        hits = sum(int(r.dram["row_hits"]) for r in self.layers if r.dram)
+        requests = sum(int(r.dram["reads"]) + int(r.dram["writes"]) for r in self.layers if r.dram)
+        return hits / requests if requests else 0.0
 
     def to_csv(self, path: str | Path | None = None) -> str:
         """One row per layer (header first). Writes ``path`` if given; returns the text."""

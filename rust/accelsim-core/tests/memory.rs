@@ -187,7 +187,7 @@ fn a_tile_that_does_not_fit_names_the_buffer() {
     // and nothing fits a buffer smaller than one word
     let tiny = MemoryConfig {
         ofmap: BufferConfig::new(4, 4),
-        ..m
+        ..m.clone()
     };
     let err = choose_tiling(&g, &array, &tiny).unwrap_err();
     assert!(err.to_string().contains("ofmap"), "{err}");
@@ -235,7 +235,7 @@ fn fewer_banks_cost_cycles_and_are_charged_to_bank_conflicts() {
             let m = MemoryConfig {
                 ifmap: b(base.ifmap),
                 filter: b(base.filter),
-                ..base
+                ..base.clone()
             };
             simulate_layer(&array, &m, &g, Some(t), false, &never_cancel).unwrap()
         };
@@ -268,4 +268,60 @@ fn fewer_banks_cost_cycles_and_are_charged_to_bank_conflicts() {
             assert!(one.mem.stall_bank_cycles > 0, "{g:?} {df}");
         }
     }
+}
+
+fn ddr4(acc_mhz: f64) -> DramModel {
+    let cfg = accelsim_core::dram::DramConfig::preset("ddr4-3200").unwrap();
+    DramModel::Cycle { config: Box::new(cfg), freq_mhz: acc_mhz }
+}
+
+#[test]
+fn the_cycle_level_dram_serves_the_same_traffic() {
+    let mut rng = Lcg(17);
+    for _ in 0..40 {
+        let g = Gemm::new(rng.range(1, 80), rng.range(1, 80), rng.range(1, 80), rng.range(1, 2)).unwrap();
+        let df = Dataflow::ALL[rng.range(0, 2) as usize];
+        let array = ArrayConfig::square_default(rng.range(1, 8) as u32, rng.range(1, 8) as u32, df).unwrap();
+        let m = MemoryConfig { dram: ddr4(1000.0), ..mem(8.0, 0, rng.range(0, 1) == 1, rng.range(0, 1) == 1) };
+        let t = choose_tiling(&g, &array, &m).unwrap();
+        let r = simulate_layer(&array, &m, &g, Some(t), false, &never_cancel).unwrap();
+        let e = TrafficEstimate::of(&t, &g, &m);
+        assert_eq!(r.mem.dram_read_bytes + r.mem.dram_write_bytes, e.total());
+        let stalls = r.mem.stall_ifmap_cycles
+            + r.mem.stall_filter_cycles
+            + r.mem.stall_ofmap_cycles
+            + r.mem.stall_bank_cycles;
+        assert_eq!(r.mem.compute_cycles + stalls, r.array.cycles);
+        let d = r.dram.expect("cycle-level DRAM statistics");
+        // every byte moved as whole bursts: at least the transfers' bytes, at most one extra
+        // burst at each end of every row
+        assert!(d.bytes_read >= r.mem.dram_read_bytes, "{d:?}");
+        assert!(d.bytes_written >= r.mem.dram_write_bytes, "{d:?}");
+        assert_eq!(d.reads + d.writes, d.row_hits + d.row_misses + d.row_conflicts);
+    }
+}
+
+#[test]
+fn a_slower_accelerator_clock_sees_dram_as_faster() {
+    // The same DRAM behind a 500 MHz accelerator costs fewer accelerator cycles than behind a
+    // 2 GHz one; the DRAM work is the same.
+    let array = ArrayConfig::square_default(8, 8, Dataflow::Ws).unwrap();
+    let g = Gemm::new(256, 256, 256, 1).unwrap();
+    let small = |x: BufferConfig| BufferConfig { size_bytes: 8 << 10, ..x };
+    let base = mem(8.0, 0, true, true);
+    let run = |mhz: f64| {
+        let m = MemoryConfig {
+            ifmap: small(base.ifmap),
+            filter: small(base.filter),
+            dram: ddr4(mhz),
+            ..base.clone()
+        };
+        simulate_layer(&array, &m, &g, None, false, &never_cancel).unwrap()
+    };
+    let (slow, fast) = (run(500.0), run(2000.0));
+    assert!(slow.array.cycles <= fast.array.cycles, "{} > {}", slow.array.cycles, fast.array.cycles);
+    let dram_stalls = |r: &accelsim_core::memory::LayerResult| r.mem.stall_ifmap_cycles + r.mem.stall_filter_cycles;
+    assert!(dram_stalls(&slow) < dram_stalls(&fast));
+    assert_eq!(slow.dram.unwrap().reads, fast.dram.unwrap().reads);
+    assert!(fast.dram.unwrap().row_hit_rate > 0.5, "tiles are read row by row: {:?}", fast.dram);
 }

@@ -1,6 +1,7 @@
 //! Binding of the memory system: `MemoryConfig` and the per-layer network simulation.
 
 use crate::{detached, to_py, ArrayConfig};
+use accelsim_core::dram::{DramConfig, DramPreset, DramStats, StatValue};
 use accelsim_core::memory::{
     choose_tiling, simulate_layer, BufferConfig, DramModel, EnergyStats, EnergyTable, Layout,
     LoopOrder, MemStats, MemoryConfig as CoreMemory, Tiling,
@@ -15,6 +16,10 @@ use pyo3::types::{PyDict, PyTuple};
 #[derive(Clone)]
 pub(crate) struct MemoryConfig {
     inner: CoreMemory,
+    /// The bandwidth model's knobs, kept (and reported) whichever model is chosen.
+    bandwidth: f64,
+    latency: u64,
+    freq_mhz: f64,
 }
 
 fn size(field: &str, v: i64) -> PyResult<u64> {
@@ -43,7 +48,8 @@ impl MemoryConfig {
         accumulator=true, output_bytes=1, dram="bandwidth", bandwidth=16.0, latency=100,
         ifmap_base=0, filter_base=1u64 << 32, ofmap_base=2u64 << 32,
         mac_pj=None, sram_pj_per_byte_8kib=None, dram_read_pj_per_byte=None,
-        dram_write_pj_per_byte=None, ifmap_banks=0, filter_banks=0, ifmap_ports=1, filter_ports=1))]
+        dram_write_pj_per_byte=None, ifmap_banks=0, filter_banks=0, ifmap_ports=1, filter_ports=1,
+        freq_mhz=1000.0, dram_mapping=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         ifmap_bytes: i64,
@@ -69,6 +75,8 @@ impl MemoryConfig {
         filter_banks: u32,
         ifmap_ports: u32,
         filter_ports: u32,
+        freq_mhz: f64,
+        dram_mapping: Option<&str>,
     ) -> PyResult<Self> {
         let d = EnergyTable::default();
         let energy = EnergyTable {
@@ -89,21 +97,42 @@ impl MemoryConfig {
                     )
                 })
             };
-        let dram = match dram.trim().to_ascii_lowercase().as_str() {
-            "bandwidth" => DramModel::Bandwidth {
-                bytes_per_cycle: bandwidth,
-                latency: u64::try_from(latency).map_err(|_| {
-                    to_py(Error::config(
-                        "latency",
-                        format!("{latency} must be >= 0 cycles"),
-                    ))
-                })?,
-            },
-            other => {
+        let latency = u64::try_from(latency).map_err(|_| {
+            to_py(Error::config(
+                "latency",
+                format!("{latency} must be >= 0 cycles"),
+            ))
+        })?;
+        let name = dram.trim().to_ascii_lowercase();
+        let dram = if name == "bandwidth" {
+            if dram_mapping.is_some() {
                 return Err(to_py(Error::config(
+                    "dram_mapping",
+                    "an address mapping needs a cycle-level DRAM model; valid choices: "
+                        .to_string()
+                        + &DramPreset::NAMES.join(", "),
+                )));
+            }
+            DramModel::Bandwidth {
+                bytes_per_cycle: bandwidth,
+                latency,
+            }
+        } else {
+            let mut cfg = DramConfig::preset(&name).map_err(|_| {
+                to_py(Error::config(
                     "dram",
-                    format!("unknown DRAM model '{other}'; valid choices: bandwidth"),
-                )))
+                    format!(
+                        "unknown DRAM model '{dram}'; valid choices: bandwidth, {}",
+                        DramPreset::NAMES.join(", ")
+                    ),
+                ))
+            })?;
+            if let Some(m) = dram_mapping {
+                cfg = cfg.with_mapping(m).map_err(to_py)?;
+            }
+            DramModel::Cycle {
+                config: Box::new(cfg),
+                freq_mhz,
             }
         };
         let inner = CoreMemory {
@@ -133,7 +162,18 @@ impl MemoryConfig {
             energy,
         };
         inner.validate().map_err(to_py)?;
-        Ok(MemoryConfig { inner })
+        if !(freq_mhz.is_finite() && freq_mhz > 0.0) {
+            return Err(to_py(Error::config(
+                "freq_mhz",
+                format!("{freq_mhz} must be a positive frequency in MHz"),
+            )));
+        }
+        Ok(MemoryConfig {
+            inner,
+            bandwidth,
+            latency,
+            freq_mhz,
+        })
     }
 
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
@@ -152,13 +192,19 @@ impl MemoryConfig {
         d.set_item("filter_ports", c.filter.ports)?;
         d.set_item("accumulator", c.accumulator)?;
         d.set_item("output_bytes", c.output_bytes)?;
-        let DramModel::Bandwidth {
-            bytes_per_cycle,
-            latency,
-        } = c.dram;
-        d.set_item("dram", "bandwidth")?;
-        d.set_item("bandwidth", bytes_per_cycle)?;
-        d.set_item("latency", latency)?;
+        match &c.dram {
+            DramModel::Bandwidth { .. } => {
+                d.set_item("dram", "bandwidth")?;
+                d.set_item("dram_mapping", py.None())?;
+            }
+            DramModel::Cycle { config, .. } => {
+                d.set_item("dram", config.preset.name())?;
+                d.set_item("dram_mapping", config.mapping.name())?;
+            }
+        }
+        d.set_item("bandwidth", self.bandwidth)?;
+        d.set_item("latency", self.latency)?;
+        d.set_item("freq_mhz", self.freq_mhz)?;
         d.set_item("ifmap_base", c.layout.ifmap_base)?;
         d.set_item("filter_base", c.layout.filter_base)?;
         d.set_item("ofmap_base", c.layout.ofmap_base)?;
@@ -224,7 +270,7 @@ fn simulate_memory_layers<'py>(
             v.into_iter().map(tiling_of).collect::<PyResult<_>>()?
         }
     };
-    let (array, mem) = (config.inner, memory.inner);
+    let (array, mem) = (config.inner, memory.inner.clone());
     let results = detached(py, |cancel| {
         gemms
             .iter()
@@ -244,6 +290,35 @@ fn simulate_memory_layers<'py>(
     for (i, (name, _, _)) in EnergyStats::CATALOG.iter().enumerate() {
         let col: Vec<f64> = results.iter().map(|r| r.energy.values()[i]).collect();
         d.set_item(*name, PyArray1::from_vec(py, col))?;
+    }
+    // The cycle-level DRAM's statistics, prefixed `dram_`, when that model ran.
+    if results.iter().all(|r| r.dram.is_some()) && !results.is_empty() {
+        for (i, (name, _, _)) in DramStats::CATALOG.iter().enumerate() {
+            let vals: Vec<StatValue> = results
+                .iter()
+                .map(|r| r.dram.unwrap().values()[i].1)
+                .collect();
+            let key = format!("dram_{name}");
+            if vals.iter().all(|v| matches!(v, StatValue::Int(_))) {
+                let col: Vec<i64> = vals
+                    .iter()
+                    .map(|v| match v {
+                        StatValue::Int(x) => *x as i64,
+                        StatValue::Float(x) => *x as i64,
+                    })
+                    .collect();
+                d.set_item(key, PyArray1::from_vec(py, col))?;
+            } else {
+                let col: Vec<f64> = vals
+                    .iter()
+                    .map(|v| match v {
+                        StatValue::Int(x) => *x as f64,
+                        StatValue::Float(x) => *x,
+                    })
+                    .collect();
+                d.set_item(key, PyArray1::from_vec(py, col))?;
+            }
+        }
     }
     let tcol = |f: &dyn Fn(&Tiling) -> u64| -> Vec<i64> {
         results.iter().map(|r| f(&r.tiling) as i64).collect()
@@ -286,7 +361,10 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<MemoryConfig>()?;
     m.add("LOOP_ORDERS", PyTuple::new(py, LoopOrder::NAMES)?)?;
-    m.add("DRAM_MODELS", PyTuple::new(py, ["bandwidth"])?)?;
+    let models: Vec<&str> = std::iter::once("bandwidth")
+        .chain(DramPreset::NAMES.iter().copied())
+        .collect();
+    m.add("DRAM_MODELS", PyTuple::new(py, models)?)?;
     m.add_function(wrap_pyfunction!(simulate_memory_layers, m)?)?;
     m.add_function(wrap_pyfunction!(default_tiling, m)?)?;
     m.add_function(wrap_pyfunction!(memory_stat_catalog, m)?)?;

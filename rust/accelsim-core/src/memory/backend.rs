@@ -4,6 +4,8 @@
 //! consecutive transfers overlap as they would in hardware.
 
 use super::DramModel;
+use crate::dram::{ClockConverter, Dram, DramStats};
+use crate::error::Result;
 
 /// One DMA transfer: a `rows x row_bytes` block, row `i` at `addr + i * stride` in DRAM, read
 /// or written, issued no earlier than `start` (accelerator cycles).
@@ -65,6 +67,7 @@ impl BandwidthModel {
                 bytes_per_cycle,
                 latency,
             } => Some(Self::new(bytes_per_cycle, latency)),
+            DramModel::Cycle { .. } => None,
         }
     }
 }
@@ -87,6 +90,146 @@ impl Backend for BandwidthModel {
 
     fn busy_cycles(&self) -> u64 {
         self.busy
+    }
+}
+
+/// A transfer being served by the cycle-level DRAM: its bursts go out in order.
+#[derive(Debug, Clone)]
+struct Pending {
+    t: Transfer,
+    start: u64,
+    /// Next burst: row and byte offset of the burst-aligned address within the row's span.
+    row: u64,
+    next: u64,
+    issued_all: bool,
+    outstanding: u64,
+    /// Latest completion (DRAM cycle) so far.
+    done: u64,
+}
+
+/// The cycle-level DRAM of `crate::dram` behind an in-order DMA engine. Each transfer is cut
+/// into burst-aligned requests (a row's partial bursts at its ends are whole bursts on the
+/// bus); the engine sends them in transfer order, at most one per channel per DRAM cycle and
+/// never past a full queue (head-of-line), starting no earlier than the transfer's start. A
+/// transfer completes with its last burst: a read when its last data beat has arrived, a write
+/// when its last WR command has issued (posted writes).
+pub struct DramBackend {
+    dram: Dram,
+    clock: ClockConverter,
+    burst: u64,
+    per_cycle: usize,
+    pending: Vec<Pending>,
+    /// First transfer with bursts left to send.
+    head: usize,
+    completed: Vec<(u64, u64)>,
+}
+
+impl DramBackend {
+    pub fn new(model: &DramModel) -> Result<Option<Self>> {
+        let DramModel::Cycle { config, freq_mhz } = model else { return Ok(None) };
+        let dram = Dram::new(config)?;
+        Ok(Some(DramBackend {
+            burst: dram.burst_bytes(),
+            clock: ClockConverter::new(config, *freq_mhz)?,
+            per_cycle: config.org.channels as usize,
+            dram,
+            pending: Vec::new(),
+            head: 0,
+            completed: Vec::new(),
+        }))
+    }
+
+    pub fn stats(&self) -> DramStats {
+        self.dram.stats()
+    }
+
+    /// Send what the DMA engine may send in the current DRAM cycle; true if it sent any.
+    fn send(&mut self) -> bool {
+        let now = self.dram.now();
+        let mut sent = 0;
+        while sent < self.per_cycle && self.head < self.pending.len() {
+            let id = self.head;
+            let p = &mut self.pending[id];
+            if p.start > now {
+                break;
+            }
+            let row_lo = p.t.addr + p.row * p.t.stride;
+            let first = row_lo / self.burst * self.burst;
+            let addr = first + p.next;
+            if !self.dram.try_send(addr, p.t.write, id as u64) {
+                break;
+            }
+            sent += 1;
+            p.outstanding += 1;
+            p.next += self.burst;
+            if first + p.next >= row_lo + p.t.row_bytes {
+                p.row += 1;
+                p.next = 0;
+                if p.row == p.t.rows {
+                    p.issued_all = true;
+                    self.head += 1;
+                }
+            }
+        }
+        sent > 0
+    }
+
+    fn collect(&mut self) {
+        self.completed.clear();
+        self.dram.pop_completed(&mut self.completed);
+        for &(id, cycle) in &self.completed {
+            let p = &mut self.pending[id as usize];
+            p.outstanding -= 1;
+            p.done = p.done.max(cycle);
+        }
+    }
+}
+
+impl Backend for DramBackend {
+    fn issue(&mut self, t: &Transfer) -> TransferId {
+        let start = self.clock.to_dram(t.start);
+        let empty = t.rows == 0 || t.row_bytes == 0;
+        self.pending.push(Pending {
+            t: *t,
+            start,
+            row: 0,
+            next: 0,
+            issued_all: empty,
+            outstanding: 0,
+            done: start,
+        });
+        if empty && self.head == self.pending.len() - 1 {
+            self.head += 1;
+        }
+        self.pending.len() - 1
+    }
+
+    fn complete(&mut self, id: TransferId) -> u64 {
+        loop {
+            let p = &self.pending[id];
+            if p.issued_all && p.outstanding == 0 {
+                return self.clock.to_acc(p.done);
+            }
+            let sent = self.send();
+            self.dram.tick();
+            self.collect();
+            if !sent {
+                // Nothing could go out: jump to the next event of the DRAM or the next
+                // transfer's start, whichever comes first.
+                let mut next = self.dram.next_event();
+                if let Some(p) = self.pending.get(self.head) {
+                    next = next.min(p.start);
+                }
+                if next > self.dram.now() && next != u64::MAX {
+                    self.dram.skip_to(next);
+                    self.collect();
+                }
+            }
+        }
+    }
+
+    fn busy_cycles(&self) -> u64 {
+        self.clock.to_acc(self.dram.stats().busy_cycles)
     }
 }
 

@@ -9,7 +9,7 @@ mod energy;
 mod system;
 mod tiling;
 
-pub use backend::{Backend, BandwidthModel, Transfer};
+pub use backend::{Backend, BandwidthModel, DramBackend, Transfer};
 pub use energy::{EnergyStats, EnergyTable};
 pub use system::{simulate_layer, LayerResult};
 pub use tiling::{choose_tiling, LoopOrder, Tiling, TrafficEstimate};
@@ -87,10 +87,13 @@ impl BufferConfig {
 }
 
 /// The DRAM behind the DMA engine.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum DramModel {
     /// `bytes_per_cycle` (accelerator cycles) shared by reads and writes, plus a fixed latency.
     Bandwidth { bytes_per_cycle: f64, latency: u64 },
+    /// The cycle-level controller and device of `crate::dram`, clocked by its preset, with the
+    /// accelerator running at `freq_mhz`.
+    Cycle { config: Box<crate::dram::DramConfig>, freq_mhz: f64 },
 }
 
 /// Where each operand lives in DRAM (row-major GEMM operands in this version).
@@ -112,7 +115,7 @@ impl Default for Layout {
 }
 
 /// The memory system's configuration.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MemoryConfig {
     pub ifmap: BufferConfig,
     pub filter: BufferConfig,
@@ -158,8 +161,12 @@ impl MemoryConfig {
             ));
         }
         self.energy.validate()?;
-        match self.dram {
-            DramModel::Bandwidth {
+        match &self.dram {
+            DramModel::Cycle { config, freq_mhz } => {
+                config.validate()?;
+                crate::dram::ClockConverter::new(config, *freq_mhz)?;
+            }
+            &DramModel::Bandwidth {
                 bytes_per_cycle,
                 latency,
             } => {

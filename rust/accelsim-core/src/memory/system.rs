@@ -3,7 +3,8 @@
 //! written back (or spilled as partial sums), the array's folds stepped with the resulting
 //! operand readiness, and every cycle the array waited attributed to the operand it waited for.
 
-use super::backend::{Backend, BandwidthModel, Transfer, TransferId};
+use super::backend::{Backend, BandwidthModel, DramBackend, Transfer, TransferId};
+use crate::dram::DramStats;
 use super::tiling::{choose_tiling, dim_of, Dim, Tiling};
 use super::{roles, EnergyStats, MemStats, MemoryConfig, Operand};
 use crate::config::{ArrayConfig, Dataflow};
@@ -24,6 +25,8 @@ pub struct LayerResult {
     pub tiling: Tiling,
     /// Per-fold timing, when asked for.
     pub folds: Vec<(Fold, FoldTiming)>,
+    /// The cycle-level DRAM's statistics (row hits, latencies, ...), with that model.
+    pub dram: Option<DramStats>,
 }
 
 /// One memory tile of the GEMM.
@@ -244,20 +247,13 @@ pub fn simulate_layer(
         ));
     }
     let tiles = tiles(gemm, &tiling);
-    let mut backend: Box<dyn Backend> = match BandwidthModel::from_model(&mem.dram) {
-        Some(b) => Box::new(b),
-        None => unreachable!("every DRAM model has a backend"),
-    };
-    run_tiles(
-        array,
-        mem,
-        gemm,
-        tiling,
-        &tiles,
-        backend.as_mut(),
-        keep_folds,
-        cancel,
-    )
+    if let Some(mut b) = BandwidthModel::from_model(&mem.dram) {
+        return run_tiles(array, mem, gemm, tiling, &tiles, &mut b, keep_folds, cancel);
+    }
+    let mut b = DramBackend::new(&mem.dram)?.expect("every DRAM model has a backend");
+    let mut r = run_tiles(array, mem, gemm, tiling, &tiles, &mut b, keep_folds, cancel)?;
+    r.dram = Some(b.stats());
+    Ok(r)
 }
 
 /// The per-layer state of the output (ofmap) buffer: visits are runs of consecutive tiles with
@@ -526,5 +522,6 @@ fn run_tiles(
         energy,
         tiling,
         folds: kept,
+        dram: None,
     })
 }
