@@ -272,17 +272,30 @@ fn fewer_banks_cost_cycles_and_are_charged_to_bank_conflicts() {
 
 fn ddr4(acc_mhz: f64) -> DramModel {
     let cfg = accelsim_core::dram::DramConfig::preset("ddr4-3200").unwrap();
-    DramModel::Cycle { config: Box::new(cfg), freq_mhz: acc_mhz }
+    DramModel::Cycle {
+        config: Box::new(cfg),
+        freq_mhz: acc_mhz,
+    }
 }
 
 #[test]
 fn the_cycle_level_dram_serves_the_same_traffic() {
     let mut rng = Lcg(17);
     for _ in 0..40 {
-        let g = Gemm::new(rng.range(1, 80), rng.range(1, 80), rng.range(1, 80), rng.range(1, 2)).unwrap();
+        let g = Gemm::new(
+            rng.range(1, 80),
+            rng.range(1, 80),
+            rng.range(1, 80),
+            rng.range(1, 2),
+        )
+        .unwrap();
         let df = Dataflow::ALL[rng.range(0, 2) as usize];
-        let array = ArrayConfig::square_default(rng.range(1, 8) as u32, rng.range(1, 8) as u32, df).unwrap();
-        let m = MemoryConfig { dram: ddr4(1000.0), ..mem(8.0, 0, rng.range(0, 1) == 1, rng.range(0, 1) == 1) };
+        let array = ArrayConfig::square_default(rng.range(1, 8) as u32, rng.range(1, 8) as u32, df)
+            .unwrap();
+        let m = MemoryConfig {
+            dram: ddr4(1000.0),
+            ..mem(8.0, 0, rng.range(0, 1) == 1, rng.range(0, 1) == 1)
+        };
         let t = choose_tiling(&g, &array, &m).unwrap();
         let r = simulate_layer(&array, &m, &g, Some(t), false, &never_cancel).unwrap();
         let e = TrafficEstimate::of(&t, &g, &m);
@@ -297,7 +310,10 @@ fn the_cycle_level_dram_serves_the_same_traffic() {
         // burst at each end of every row
         assert!(d.bytes_read >= r.mem.dram_read_bytes, "{d:?}");
         assert!(d.bytes_written >= r.mem.dram_write_bytes, "{d:?}");
-        assert_eq!(d.reads + d.writes, d.row_hits + d.row_misses + d.row_conflicts);
+        assert_eq!(
+            d.reads + d.writes,
+            d.row_hits + d.row_misses + d.row_conflicts
+        );
     }
 }
 
@@ -307,7 +323,10 @@ fn a_slower_accelerator_clock_sees_dram_as_faster() {
     // 2 GHz one; the DRAM work is the same.
     let array = ArrayConfig::square_default(8, 8, Dataflow::Ws).unwrap();
     let g = Gemm::new(256, 256, 256, 1).unwrap();
-    let small = |x: BufferConfig| BufferConfig { size_bytes: 8 << 10, ..x };
+    let small = |x: BufferConfig| BufferConfig {
+        size_bytes: 8 << 10,
+        ..x
+    };
     let base = mem(8.0, 0, true, true);
     let run = |mhz: f64| {
         let m = MemoryConfig {
@@ -319,9 +338,20 @@ fn a_slower_accelerator_clock_sees_dram_as_faster() {
         simulate_layer(&array, &m, &g, None, false, &never_cancel).unwrap()
     };
     let (slow, fast) = (run(500.0), run(2000.0));
-    assert!(slow.array.cycles <= fast.array.cycles, "{} > {}", slow.array.cycles, fast.array.cycles);
-    let dram_stalls = |r: &accelsim_core::memory::LayerResult| r.mem.stall_ifmap_cycles + r.mem.stall_filter_cycles;
+    assert!(
+        slow.array.cycles <= fast.array.cycles,
+        "{} > {}",
+        slow.array.cycles,
+        fast.array.cycles
+    );
+    let dram_stalls = |r: &accelsim_core::memory::LayerResult| {
+        r.mem.stall_ifmap_cycles + r.mem.stall_filter_cycles
+    };
     assert!(dram_stalls(&slow) < dram_stalls(&fast));
     assert_eq!(slow.dram.unwrap().reads, fast.dram.unwrap().reads);
-    assert!(fast.dram.unwrap().row_hit_rate > 0.5, "tiles are read row by row: {:?}", fast.dram);
+    assert!(
+        fast.dram.unwrap().row_hit_rate > 0.5,
+        "tiles are read row by row: {:?}",
+        fast.dram
+    );
 }

@@ -126,7 +126,9 @@ pub struct DramBackend {
 
 impl DramBackend {
     pub fn new(model: &DramModel) -> Result<Option<Self>> {
-        let DramModel::Cycle { config, freq_mhz } = model else { return Ok(None) };
+        let DramModel::Cycle { config, freq_mhz } = model else {
+            return Ok(None);
+        };
         let dram = Dram::new(config)?;
         Ok(Some(DramBackend {
             burst: dram.burst_bytes(),

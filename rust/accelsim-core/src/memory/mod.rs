@@ -93,7 +93,10 @@ pub enum DramModel {
     Bandwidth { bytes_per_cycle: f64, latency: u64 },
     /// The cycle-level controller and device of `crate::dram`, clocked by its preset, with the
     /// accelerator running at `freq_mhz`.
-    Cycle { config: Box<crate::dram::DramConfig>, freq_mhz: f64 },
+    Cycle {
+        config: Box<crate::dram::DramConfig>,
+        freq_mhz: f64,
+    },
 }
 
 /// Where each operand lives in DRAM (row-major GEMM operands in this version).

@@ -4,10 +4,10 @@
 //! operand readiness, and every cycle the array waited attributed to the operand it waited for.
 
 use super::backend::{Backend, BandwidthModel, DramBackend, Transfer, TransferId};
-use crate::dram::DramStats;
 use super::tiling::{choose_tiling, dim_of, Dim, Tiling};
 use super::{roles, EnergyStats, MemStats, MemoryConfig, Operand};
 use crate::config::{ArrayConfig, Dataflow};
+use crate::dram::DramStats;
 use crate::error::{Error, Result};
 use crate::fast::{FastArray, Rates};
 use crate::gemm::{default_folds, Fold, Gemm, MAX_FOLDS};
