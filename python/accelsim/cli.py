@@ -460,7 +460,7 @@ def _layer_table(result: NetworkResult) -> Table:
 
 
 # With a memory system: compute cycles, stall cycles by cause, then DRAM traffic and the tiling.
-_MEMORY_COLUMNS = ("DRAM\nrd MB", "DRAM\nwr MB", "tiling\nMxKxN order")
+_MEMORY_COLUMNS = ("DRAM\nrd MB", "DRAM\nwr MB", "energy\nuJ", "tiling\nMxKxN order")
 _OPERAND_STALLS = ("ifmap", "filter", "ofmap")
 
 
@@ -486,6 +486,7 @@ def _memory_cells(r: LayerResult, causes: list[str]) -> list[str]:
         *(_int(stalls.get(cause, 0)) for cause in causes),
         _mb(r.stat("dram_read_bytes")),
         _mb(r.stat("dram_write_bytes")),
+        f"{(r.energy or {}).get('energy_total_pj', 0.0) / 1e6:,.1f}",
         str(r.tiling),
     ]
 
