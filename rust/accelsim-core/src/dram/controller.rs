@@ -20,7 +20,6 @@ use crate::error::{Error, Result};
 use std::collections::VecDeque;
 
 const CLOSED: u32 = u32::MAX;
-type Next = [u64; NUM_COMMANDS];
 
 /// How a request found its bank: no command issued for it yet (a hit when served), an ACT
 /// issued for it (a miss), or a PRE issued for it (a conflict).
@@ -58,47 +57,73 @@ pub struct IssuedCommand {
     pub request: Option<u64>,
 }
 
-/// The constraint table arranged for issuing: per preceding command, per level, the
-/// `(following command, cycles)` pairs, split by whether the following command addresses a
-/// bank (ACT, PRE, RD, WR) or a rank (PREA, REF); sibling-rank pairs; and the tFAW window.
-#[derive(Debug, Clone)]
+/// The constraint table arranged for issuing. A constraint started at a level applies to
+/// every bank (or rank) below that node; per preceding command the pairs
+/// `(following command, cycles)` are merged by target set, keeping the largest cycles per
+/// following command: the banks of the issuing rank, of its bank group, the bank itself, the
+/// banks of the other ranks; the issuing rank and the other ranks (for PREA and REF).
+#[derive(Debug, Clone, Default)]
 struct Table {
-    /// `[prev][level]` -> pairs whose `next` is bank-scoped.
-    to_bank: Vec<[Vec<(usize, u64)>; 4]>,
-    /// `[prev][level]` -> pairs whose `next` is rank-scoped (levels Channel and Rank only).
-    to_rank: Vec<[Vec<(usize, u64)>; 4]>,
-    /// `[prev]` -> pairs applying to the other ranks of the channel.
-    sibling: Vec<Vec<(usize, u64)>>,
+    own_rank_banks: Vec<Vec<(usize, u64)>>,
+    group_banks: Vec<Vec<(usize, u64)>>,
+    bank: Vec<Vec<(usize, u64)>>,
+    other_rank_banks: Vec<Vec<(usize, u64)>>,
+    own_rank: Vec<Vec<(usize, u64)>>,
+    other_ranks: Vec<Vec<(usize, u64)>>,
     faw: u64,
+}
+
+/// Add `(next, cycles)` to `pairs`, keeping one entry per `next` with the largest cycles.
+fn merge(pairs: &mut Vec<(usize, u64)>, next: usize, cycles: u64) {
+    match pairs.iter_mut().find(|p| p.0 == next) {
+        Some(p) => p.1 = p.1.max(cycles),
+        None => pairs.push((next, cycles)),
+    }
 }
 
 impl Table {
     fn new(rows: &[Constraint]) -> Result<Self> {
+        let empty = || vec![Vec::new(); NUM_COMMANDS];
         let mut t = Table {
-            to_bank: (0..NUM_COMMANDS).map(|_| Default::default()).collect(),
-            to_rank: (0..NUM_COMMANDS).map(|_| Default::default()).collect(),
-            sibling: vec![Vec::new(); NUM_COMMANDS],
+            own_rank_banks: empty(),
+            group_banks: empty(),
+            bank: empty(),
+            other_rank_banks: empty(),
+            own_rank: empty(),
+            other_ranks: empty(),
             faw: 0,
         };
         for c in rows {
-            let pair = (c.next.index(), c.cycles);
+            let (p, n, cy) = (c.prev.index(), c.next.index(), c.cycles);
             if c.window > 1 {
                 if c.window != 4 || c.prev != Command::Act || c.next != Command::Act {
                     return Err(Error::Simulation(format!(
                         "unsupported windowed constraint {c:?} (only the 4-ACT window)"
                     )));
                 }
-                t.faw = c.cycles;
-            } else if c.sibling {
-                t.sibling[c.prev.index()].push(pair);
-            } else if c.next.scope() == Level::Bank {
-                t.to_bank[c.prev.index()][c.level as usize].push(pair);
-            } else if c.level <= Level::Rank {
-                t.to_rank[c.prev.index()][c.level as usize].push(pair);
-            } else {
+                t.faw = cy;
+                continue;
+            }
+            let to_bank = c.next.scope() == Level::Bank;
+            if !to_bank && c.level > Level::Rank {
                 return Err(Error::Simulation(format!(
                     "constraint {c:?} on a rank-wide command below rank level"
                 )));
+            }
+            let (own, other) = if to_bank {
+                (&mut t.own_rank_banks[p], &mut t.other_rank_banks[p])
+            } else {
+                (&mut t.own_rank[p], &mut t.other_ranks[p])
+            };
+            match (c.level, c.sibling) {
+                (Level::Channel, _) => {
+                    merge(own, n, cy);
+                    merge(other, n, cy);
+                }
+                (Level::Rank, false) => merge(own, n, cy),
+                (Level::Rank, true) => merge(other, n, cy),
+                (Level::BankGroup, _) => merge(&mut t.group_banks[p], n, cy),
+                (Level::Bank, _) => merge(&mut t.bank[p], n, cy),
             }
         }
         Ok(t)
@@ -127,8 +152,11 @@ struct Shared {
 /// every bank below it at issue time, so checking a candidate is one load.
 #[derive(Debug, Clone)]
 struct ChanState {
-    rank_ready: Vec<Next>,
-    bank_ready: Vec<Next>,
+    banks: usize,
+    /// `rank_ready[cmd * ranks + rank]`: first legal cycle of PREA and REF.
+    rank_ready: Vec<u64>,
+    /// `bank_ready[cmd * banks + bank]`: first legal cycle of ACT, PRE, RD and WR.
+    bank_ready: Vec<u64>,
     /// The last four ACT cycles per rank (a ring indexed by `act_count % 4`).
     acts: Vec<[u64; 4]>,
     act_count: Vec<u64>,
@@ -137,15 +165,21 @@ struct ChanState {
     next_ref: Vec<u64>,
     /// Scratch for "a request in the window hits this bank's open row" (compared to `stamp`).
     hit_stamp: Vec<u64>,
+    /// Scratch for "this bank's ACT or PRE was evaluated in this scan".
+    cmd_stamp: Vec<u64>,
     stamp: u64,
     /// Scratch: PRE candidates of the current scan (window index, bank, earliest cycle).
     pres: Vec<(usize, u32, u64)>,
 }
 
+/// Raise `ready[n * stride + range]` to at least `t + cycles` for every `(n, cycles)`.
 #[inline]
-fn bump(next: &mut Next, pairs: &[(usize, u64)], t: u64) {
+fn bump(ready: &mut [u64], stride: usize, lo: usize, hi: usize, pairs: &[(usize, u64)], t: u64) {
     for &(n, lat) in pairs {
-        next[n] = next[n].max(t + lat);
+        let v = t + lat;
+        for x in &mut ready[n * stride + lo..n * stride + hi] {
+            *x = (*x).max(v);
+        }
     }
 }
 
@@ -155,16 +189,16 @@ impl ChanState {
     fn earliest(&self, cmd: Command, rank: u32, bank: u32, faw: u64) -> u64 {
         let r = rank as usize;
         match cmd {
-            Command::PreA | Command::Ref => self.rank_ready[r][cmd.index()],
+            Command::PreA | Command::Ref => self.rank_ready[cmd.index() * self.act_count.len() + r],
             Command::Act => {
-                let e = self.bank_ready[bank as usize][cmd.index()];
+                let e = self.bank_ready[cmd.index() * self.banks + bank as usize];
                 if faw > 0 && self.act_count[r] >= 4 {
                     e.max(self.acts[r][(self.act_count[r] % 4) as usize] + faw)
                 } else {
                     e
                 }
             }
-            _ => self.bank_ready[bank as usize][cmd.index()],
+            _ => self.bank_ready[cmd.index() * self.banks + bank as usize],
         }
     }
 
@@ -180,46 +214,36 @@ impl ChanState {
         bank: u32,
         row: u32,
     ) {
+        let c = cmd.index();
         let r = rank as usize;
-        let per_rank = (sh.bank_groups * sh.banks_per_group) as usize;
-        let per_group = sh.banks_per_group as usize;
-        let ranks = r * per_rank..(r + 1) * per_rank;
-        let tb = &sh.table.to_bank[cmd.index()];
-        let tr = &sh.table.to_rank[cmd.index()];
-        for x in &mut self.rank_ready {
-            bump(x, &tr[Level::Channel as usize], t);
-        }
-        bump(&mut self.rank_ready[r], &tr[Level::Rank as usize], t);
-        if !tb[Level::Channel as usize].is_empty() {
-            for x in &mut self.bank_ready {
-                bump(x, &tb[Level::Channel as usize], t);
-            }
-        }
-        if !tb[Level::Rank as usize].is_empty() {
-            for x in &mut self.bank_ready[ranks.clone()] {
-                bump(x, &tb[Level::Rank as usize], t);
+        let nb = self.banks;
+        let nr = sh.ranks;
+        let per_rank = nb / nr;
+        let tb = &sh.table;
+        bump(&mut self.rank_ready, nr, r, r + 1, &tb.own_rank[c], t);
+        bump(
+            &mut self.bank_ready,
+            nb,
+            r * per_rank,
+            (r + 1) * per_rank,
+            &tb.own_rank_banks[c],
+            t,
+        );
+        if nr > 1 {
+            for o in (0..nr).filter(|&o| o != r) {
+                bump(&mut self.rank_ready, nr, o, o + 1, &tb.other_ranks[c], t);
+                let (lo, hi) = (o * per_rank, (o + 1) * per_rank);
+                bump(&mut self.bank_ready, nb, lo, hi, &tb.other_rank_banks[c], t);
             }
         }
         if cmd.scope() == Level::Bank {
-            let g = bg as usize * per_group;
-            for x in &mut self.bank_ready[g..g + per_group] {
-                bump(x, &tb[Level::BankGroup as usize], t);
-            }
-            bump(
-                &mut self.bank_ready[bank as usize],
-                &tb[Level::Bank as usize],
-                t,
-            );
+            let g = bg as usize * sh.banks_per_group as usize;
+            let g_hi = g + sh.banks_per_group as usize;
+            bump(&mut self.bank_ready, nb, g, g_hi, &tb.group_banks[c], t);
+            let b = bank as usize;
+            bump(&mut self.bank_ready, nb, b, b + 1, &tb.bank[c], t);
         }
-        let sib = &sh.table.sibling[cmd.index()];
-        if !sib.is_empty() && sh.ranks > 1 {
-            for other in (0..sh.ranks).filter(|&o| o != r) {
-                // Sibling rows only constrain column commands (bank-scoped).
-                for x in &mut self.bank_ready[other * per_rank..(other + 1) * per_rank] {
-                    bump(x, sib, t);
-                }
-            }
-        }
+        let ranks = r * per_rank..(r + 1) * per_rank;
         match cmd {
             Command::Act => {
                 self.open_row[bank as usize] = row;
@@ -347,21 +371,30 @@ impl Channel {
         let q = if write { &mut self.wq } else { &mut self.rq };
         let n = q.len().min(sh.lookahead);
         let st = &mut self.st;
+        // One contiguous slice scans faster than the deque's iterator (a wrapped queue is
+        // rotated, at most `len` moves, once per trip of its ring buffer).
+        let window = &q.make_contiguous()[..n];
 
         // FR-FCFS: the first ready row hit, else the oldest ready command. A PRE is not a
         // candidate while a request in the window still wants the bank's open row, so PRE
-        // candidates are collected and resolved after the scan has marked those banks.
+        // candidates are collected and resolved after the scan has marked those banks. All
+        // requests of a bank that need the same command share its first legal cycle, so only
+        // the oldest of them is evaluated (`hit_stamp` for row hits, `cmd_stamp` for the ACT
+        // or PRE a bank needs).
         st.stamp += 1;
         let stamp = st.stamp;
         st.pres.clear();
         let mut pick: Option<(usize, Command)> = None;
-        for (i, req) in q.iter().take(n).enumerate() {
+        for (i, req) in window.iter().enumerate() {
             if blocked >> req.rank & 1 == 1 {
                 continue;
             }
             let b = req.bank as usize;
             let open = st.open_row[b];
             if open == req.row {
+                if st.hit_stamp[b] == stamp {
+                    continue;
+                }
                 st.hit_stamp[b] = stamp;
                 let e = st.earliest(col, req.rank, req.bank, faw);
                 if e <= t {
@@ -369,18 +402,24 @@ impl Channel {
                     break;
                 }
                 wake = wake.min(e);
-            } else if open == CLOSED {
-                if pick.is_none() {
-                    let e = st.earliest(Act, req.rank, req.bank, faw);
-                    if e <= t {
-                        pick = Some((i, Act));
-                    } else {
-                        wake = wake.min(e);
-                    }
-                }
             } else {
-                let e = st.earliest(Pre, req.rank, req.bank, faw);
-                st.pres.push((i, req.bank, e));
+                if st.cmd_stamp[b] == stamp {
+                    continue;
+                }
+                st.cmd_stamp[b] = stamp;
+                if open == CLOSED {
+                    if pick.is_none() {
+                        let e = st.earliest(Act, req.rank, req.bank, faw);
+                        if e <= t {
+                            pick = Some((i, Act));
+                        } else {
+                            wake = wake.min(e);
+                        }
+                    }
+                } else {
+                    let e = st.earliest(Pre, req.rank, req.bank, faw);
+                    st.pres.push((i, req.bank, e));
+                }
             }
         }
         if !matches!(pick, Some((_, c)) if c == col) {
@@ -509,14 +548,16 @@ impl Dram {
             write_mode: false,
             next_try: first_ref,
             st: ChanState {
-                rank_ready: vec![[0; NUM_COMMANDS]; ranks],
-                bank_ready: vec![[0; NUM_COMMANDS]; banks],
+                banks,
+                rank_ready: vec![0; NUM_COMMANDS * ranks],
+                bank_ready: vec![0; NUM_COMMANDS * banks],
                 acts: vec![[0; 4]; ranks],
                 act_count: vec![0; ranks],
                 open_row: vec![CLOSED; banks],
                 open_banks: vec![0; ranks],
                 next_ref: vec![first_ref; ranks],
                 hit_stamp: vec![0; banks],
+                cmd_stamp: vec![0; banks],
                 stamp: 0,
                 pres: Vec::with_capacity(cfg.lookahead.min(1024) as usize),
             },

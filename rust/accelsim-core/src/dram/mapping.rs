@@ -69,6 +69,8 @@ pub struct AddressMapper {
     offset_bits: u32,
     /// Fields least significant first, with their bit widths.
     fields: [(Field, u32); 6],
+    /// The same as (field, shift, mask), for decoding.
+    slices: [(Field, u32, u64); 6],
     /// Bursts in the whole memory minus one (a mask: the capacity is a power of two).
     mask: u64,
 }
@@ -90,9 +92,16 @@ impl AddressMapper {
         };
         let fields = mapping.fields().map(|f| (f, width(f)));
         let total: u32 = fields.iter().map(|&(_, w)| w).sum();
+        let mut slices = [(Field::Ch, 0, 0); 6];
+        let mut shift = 0;
+        for (k, &(f, w)) in fields.iter().enumerate() {
+            slices[k] = (f, shift, (1u64 << w) - 1);
+            shift += w;
+        }
         AddressMapper {
             offset_bits: bits(org.burst_bytes()),
             fields,
+            slices,
             mask: if total >= 64 {
                 u64::MAX
             } else {
@@ -104,21 +113,19 @@ impl AddressMapper {
     /// Where the burst holding byte `addr` lives.
     #[inline]
     pub fn decode(&self, addr: u64) -> Location {
-        let mut a = (addr >> self.offset_bits) & self.mask;
-        let mut loc = Location::default();
-        for &(f, w) in &self.fields {
-            let v = (a & ((1u64 << w) - 1)) as u32;
-            a >>= w;
-            match f {
-                Field::Ch => loc.channel = v,
-                Field::Ra => loc.rank = v,
-                Field::Bg => loc.bank_group = v,
-                Field::Ba => loc.bank = v,
-                Field::Ro => loc.row = v,
-                Field::Co => loc.column = v,
-            }
+        let a = (addr >> self.offset_bits) & self.mask;
+        let mut v = [0u32; 6];
+        for &(f, shift, mask) in &self.slices {
+            v[f as usize] = ((a >> shift) & mask) as u32;
         }
-        loc
+        Location {
+            channel: v[Field::Ch as usize],
+            rank: v[Field::Ra as usize],
+            bank_group: v[Field::Bg as usize],
+            bank: v[Field::Ba as usize],
+            row: v[Field::Ro as usize],
+            column: v[Field::Co as usize],
+        }
     }
 
     /// The byte address of the first byte of the burst at `loc` (the inverse of `decode`).
