@@ -438,6 +438,7 @@ fn queue_full_back_pressure() {
     let (r, _) = run_checked(&c, &trace);
     assert!(r.enqueued.windows(2).all(|w| w[0] <= w[1]));
     assert!(r.enqueued[199] > 0);
+    assert_eq!(r.stats.rejected, 0); // the front end waits for space rather than retrying
 }
 
 // ---- bandwidth --------------------------------------------------------------------------------

@@ -55,12 +55,12 @@ declare_dram_stats! {
         precharge_alls: u64, "commands", "PREA commands issued (all banks of a rank, before a refresh).";
         refreshes: u64, "commands", "REF commands issued (all-bank refresh of one rank).";
         write_drains: u64, "switches", "Times a channel switched from serving reads to draining writes.";
-        rejected: u64, "requests", "try_send calls refused because the target queue was full.";
-        avg_read_latency: f64, "DRAM cycles", "Mean read latency: arrival to last data beat transferred.";
+        rejected: u64, "requests", "try_send calls refused because the target queue was full (run_trace waits for space instead; its per-request enqueued cycles show the wait).";
+        avg_read_latency: f64, "DRAM cycles", "Mean read latency: from entering the read queue to the cycle after the last data beat.";
         max_read_latency: u64, "DRAM cycles", "Largest read latency.";
         avg_read_latency_ns: f64, "ns", "Mean read latency in nanoseconds.";
         max_read_latency_ns: f64, "ns", "Largest read latency in nanoseconds.";
-        avg_write_latency: f64, "DRAM cycles", "Mean write latency: arrival to the WR command (posted write).";
+        avg_write_latency: f64, "DRAM cycles", "Mean write latency: from entering the write queue to the cycle after the WR command (posted write).";
         bytes_read: u64, "bytes", "Bytes read (reads x burst bytes).";
         bytes_written: u64, "bytes", "Bytes written (writes x burst bytes).";
         bandwidth_gbps: f64, "GB/s", "Achieved bandwidth: (bytes read + written) / (cycles x tCK), 1 GB = 1e9 B.";

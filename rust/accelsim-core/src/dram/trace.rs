@@ -97,10 +97,11 @@ fn run(
             if r.arrival > dram.now() {
                 break;
             }
-            if !dram.try_send(r.addr, r.write, k as u64) {
+            if !dram.can_send(r.addr, r.write) {
                 blocked = true;
                 break;
             }
+            dram.try_send(r.addr, r.write, k as u64);
             enqueued[k] = dram.now();
             next += 1;
         }
