@@ -19,6 +19,7 @@ from accelsim import (
     LOOP_ORDERS,
     Accelerator,
     ConfigError,
+    ConvLayer,
     GemmLayer,
     Memory,
     RunConfig,
@@ -734,3 +735,23 @@ def test_cli_dram_preset_shows_row_hits(tmp_path: Path) -> None:
     assert len(data["layers"]) == 21 and data["total_macs"] == 1_814_073_344
     assert all(0.0 < layer["dram"]["row_hit_rate"] <= 1.0 for layer in data["layers"])
     assert all("energy_total_pj" in layer for layer in data["layers"])
+
+
+def test_convolutions_read_input_windows_in_either_layout() -> None:
+    # one 3x3 convolution, small enough for a single tile: its ifmap is read exactly once
+    conv = ConvLayer("c", n=1, c=8, k=16, h=12, w=12, r=3, s=3, pad=1)
+    w = Workload("one", [conv])
+    gemm = w.gemm_shapes()[0]
+    acc = Accelerator(rows=4, cols=4)
+    sizes = {"ifmap_bytes": 64 << 10, "filter_bytes": 64 << 10, "ofmap_bytes": 64 << 10}
+    tiling = {"c": Tiling(gemm.m, gemm.k, gemm.n, "mnk")}
+    for layout in ("nhwc", "nchw"):
+        r = run(w, acc, memory=Memory(**sizes, activation_layout=layout), tilings=tiling)
+        assert r.layers[0].stat("dram_ifmap_bytes") == 8 * 12 * 12  # not M*K im2col bytes
+        assert r.layers[0].stat("dram_ofmap_bytes") == 16 * 12 * 12
+    # the same GEMM as a plain GEMM layer reads its im2col rows
+    plain = Workload("one", [GemmLayer("c", gemm.m, gemm.k, gemm.n)])
+    r = run(plain, acc, memory=Memory(**sizes), tilings=tiling)
+    assert r.layers[0].stat("dram_ifmap_bytes") == gemm.m * gemm.k
+    with pytest.raises(ConfigError, match="activation_layout"):
+        Memory(activation_layout="nwhc")

@@ -112,6 +112,7 @@ def stat_catalog() -> list[tuple[str, str, str]]:
 __all__ += [
     "DRAM_MODELS",
     "LOOP_ORDERS",
+    "ACTIVATION_LAYOUTS",
     "MemoryConfig",
     "default_tiling",
     "memory_stat_catalog",
@@ -119,6 +120,7 @@ __all__ += [
 ]
 
 LOOP_ORDERS: tuple[str, ...]
+ACTIVATION_LAYOUTS: tuple[str, ...]
 DRAM_MODELS: tuple[str, ...]
 
 @final
@@ -153,6 +155,7 @@ class MemoryConfig:
         filter_ports: int = 1,
         freq_mhz: float = 1000.0,
         dram_mapping: str | None = None,
+        activation_layout: str = "nhwc",
     ) -> MemoryConfig: ...
     def to_dict(self) -> dict[str, Any]: ...
 
@@ -161,6 +164,7 @@ def simulate_memory_layers(
     config: ArrayConfig,
     memory: MemoryConfig,
     tilings: Sequence[tuple[int, int, int, str] | None] | None = None,
+    convs: Sequence[Sequence[int] | None] | None = None,
 ) -> dict[str, Any]:
     """Simulate ``(m, k, n, groups)`` layers one after another with the memory system.
 

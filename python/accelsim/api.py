@@ -34,7 +34,7 @@ from accelsim.results import (
     _split_stats,
     _utilization,
 )
-from accelsim.workloads import MODELS, GemmShape, Workload, get_model, model_names
+from accelsim.workloads import MODELS, ConvLayer, GemmShape, Workload, get_model, model_names
 
 __all__ = ["ModelInfo", "ProgressCallback", "default_tiling", "models", "run", "simulate_gemm"]
 
@@ -158,21 +158,26 @@ def _run_memory(
         tuple(given[name]) if name in given else None  # type: ignore[misc]
         for name in names
     ]
+    convs = [_conv_geometry(layer) for layer in workload]
     config, mem = acc._array, memory.native(acc.freq_mhz)
     rows: list[dict[str, Any]] = []
     if progress is None:
         try:
-            columns = _core.simulate_memory_layers(native_shapes, config, mem, native_tilings)
+            columns = _core.simulate_memory_layers(
+                native_shapes, config, mem, native_tilings, convs
+            )
         except ConfigError:
             # Say which layer: find the first one that fails on its own.
             for i, name in enumerate(names):
-                _memory_layer(native_shapes[i], native_tilings[i], config, mem, name)
+                _memory_layer(native_shapes[i], native_tilings[i], convs[i], config, mem, name)
             raise
         for i in range(len(names)):
             rows.append({name: column[i] for name, column in columns.items()})
     else:
         for i, name in enumerate(names):
-            rows.append(_memory_layer(native_shapes[i], native_tilings[i], config, mem, name))
+            rows.append(
+                _memory_layer(native_shapes[i], native_tilings[i], convs[i], config, mem, name)
+            )
             progress(i + 1, len(names), name)
 
     layers = []
@@ -203,16 +208,29 @@ def _run_memory(
     )
 
 
+def _conv_geometry(layer: object) -> list[int] | None:
+    """A convolution's geometry as the native memory system takes it (its DMA reads input
+    windows in the activation layout, docs/memory.md); ``None`` for other layers."""
+    if not isinstance(layer, ConvLayer):
+        return None
+    (sh, sw), (dh, dw) = layer.stride_hw, layer.dilation_hw
+    return [
+        *(layer.n, layer.c // layer.groups, layer.h, layer.w, layer.p, layer.q, layer.r, layer.s),
+        *(sh, sw, layer.pad_top, layer.pad_left, dh, dw),
+    ]
+
+
 def _memory_layer(
     shape: tuple[int, int, int, int],
     tiling: tuple[int, int, int, str] | None,
+    conv: list[int] | None,
     config: _core.ArrayConfig,
     mem: _core.MemoryConfig,
     name: str,
 ) -> dict[str, Any]:
     """One layer through the memory system; a ConfigError names the layer."""
     try:
-        columns = _core.simulate_memory_layers([shape], config, mem, [tiling])
+        columns = _core.simulate_memory_layers([shape], config, mem, [tiling], [conv])
     except ConfigError as exc:
         raise ConfigError(f"layer {name!r}: {exc}") from exc
     return {key: column[0] for key, column in columns.items()}

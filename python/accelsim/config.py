@@ -256,6 +256,8 @@ class Memory:
         bandwidth: DRAM bytes per accelerator cycle (``"bandwidth"`` model).
         latency: DRAM latency in accelerator cycles (``"bandwidth"`` model).
         ifmap_base, filter_base, ofmap_base: where each operand lives in DRAM (byte addresses).
+        activation_layout: ``"nhwc"`` or ``"nchw"``, how convolution activations lie in DRAM
+            (the DMA reads each ifmap tile's input windows, not im2col rows).
         mac_pj, sram_pj_per_byte_8kib, dram_read_pj_per_byte, dram_write_pj_per_byte: the
             energy table (picojoules, ``docs/energy.md``); ``None`` takes the core's default,
             resolved on construction so the dataclass always holds the figures used.
@@ -284,6 +286,7 @@ class Memory:
     ifmap_base: int = 0
     filter_base: int = 1 << 32
     ofmap_base: int = 2 << 32
+    activation_layout: str = "nhwc"
     mac_pj: float | None = None
     sram_pj_per_byte_8kib: float | None = None
     dram_read_pj_per_byte: float | None = None
@@ -311,6 +314,11 @@ class Memory:
             raise ConfigError(
                 f"dram must be a string, got {self.dram!r}; valid choices: {', '.join(DRAM_MODELS)}"
             )
+        if not isinstance(self.activation_layout, str):
+            raise ConfigError(
+                f"activation_layout must be a string, got {self.activation_layout!r}; "
+                "valid choices: nhwc, nchw"
+            )
         if self.dram_mapping is not None and not isinstance(self.dram_mapping, str):
             raise ConfigError(f"dram_mapping must be a string or null, got {self.dram_mapping!r}")
         for name in ("bandwidth", *_ENERGY_FIELDS):
@@ -325,6 +333,7 @@ class Memory:
         # its default energies where none were given.
         object.__setattr__(self, "dram", resolved["dram"])
         object.__setattr__(self, "dram_mapping", resolved["dram_mapping"])
+        object.__setattr__(self, "activation_layout", resolved["activation_layout"])
         for name in _ENERGY_FIELDS:
             if getattr(self, name) is None and name in resolved:
                 object.__setattr__(self, name, float(resolved[name]))
@@ -390,6 +399,7 @@ MEMORY_KEYS: tuple[str, ...] = (
     "ifmap_base",
     "filter_base",
     "ofmap_base",
+    "activation_layout",
     "mac_pj",
     "sram_pj_per_byte_8kib",
     "dram_read_pj_per_byte",

@@ -355,3 +355,91 @@ fn a_slower_accelerator_clock_sees_dram_as_faster() {
         fast.dram
     );
 }
+
+#[test]
+fn convolutions_read_input_windows_not_im2col_rows() {
+    use accelsim_core::memory::{simulate_conv_layer, ActivationLayout, ConvGeometry, Layout};
+    // 2 images, 8 channels, 10x10, 3x3 filters, stride 1, pad 1 -> 10x10; 16 filters.
+    let conv = ConvGeometry {
+        images: 2,
+        c: 8,
+        h: 10,
+        w: 10,
+        p: 10,
+        q: 10,
+        r: 3,
+        s: 3,
+        stride: (1, 1),
+        pad: (1, 1),
+        dilation: (1, 1),
+    };
+    let g = Gemm::new(200, 72, 16, 1).unwrap();
+    let array = ArrayConfig::square_default(4, 4, Dataflow::Ws).unwrap();
+    for activations in [ActivationLayout::Nhwc, ActivationLayout::Nchw] {
+        let m = MemoryConfig {
+            layout: Layout {
+                activations,
+                ..Layout::default()
+            },
+            ..mem(8.0, 10, true, true)
+        };
+        // one tile: the whole input is read exactly once, the output written once
+        let whole = Tiling {
+            m: 200,
+            k: 72,
+            n: 16,
+            order: LoopOrder::Mnk,
+        };
+        let r = simulate_conv_layer(
+            &array,
+            &m,
+            &g,
+            Some(&conv),
+            Some(whole),
+            false,
+            &never_cancel,
+        )
+        .unwrap();
+        assert_eq!(r.mem.dram_ifmap_bytes, 2 * 8 * 10 * 10, "{activations}");
+        assert_eq!(r.mem.dram_ofmap_bytes, 200 * 16, "{activations}");
+        assert_eq!(
+            r.mem.ifmap_sram_writes,
+            200 * 72,
+            "windows expanded into the buffer"
+        );
+        // any tiling reads no more than im2col rows would, and at least the input once
+        let mut rng = Lcg(5);
+        for _ in 0..50 {
+            let t = Tiling {
+                m: rng.range(1, 200),
+                k: rng.range(1, 72),
+                n: rng.range(1, 16),
+                order: LoopOrder::ALL[rng.range(0, 5) as usize],
+            };
+            let r = simulate_conv_layer(&array, &m, &g, Some(&conv), Some(t), false, &never_cancel)
+                .unwrap();
+            let e = TrafficEstimate::of(&t, &g, &m);
+            assert!(r.mem.dram_ifmap_bytes <= e.ifmap_bytes, "{t:?}");
+            assert!(r.mem.dram_ifmap_bytes >= 2 * 8 * 10 * 10, "{t:?}");
+            assert_eq!(r.mem.dram_filter_bytes, e.filter_bytes, "{t:?}");
+            assert_eq!(r.mem.dram_ofmap_bytes, e.ofmap_bytes, "{t:?}");
+            let stalls = r.mem.stall_ifmap_cycles
+                + r.mem.stall_filter_cycles
+                + r.mem.stall_ofmap_cycles
+                + r.mem.stall_bank_cycles;
+            assert_eq!(r.mem.compute_cycles + stalls, r.array.cycles);
+        }
+    }
+    // a geometry that is not the GEMM's is an error naming the mismatch
+    let err = simulate_conv_layer(
+        &array,
+        &mem(8.0, 0, true, true),
+        &Gemm::new(199, 72, 16, 1).unwrap(),
+        Some(&conv),
+        None,
+        false,
+        &never_cancel,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("N*P*Q"), "{err}");
+}

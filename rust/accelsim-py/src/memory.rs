@@ -3,8 +3,8 @@
 use crate::{detached, to_py, ArrayConfig};
 use accelsim_core::dram::{DramConfig, DramPreset, DramStats, StatValue};
 use accelsim_core::memory::{
-    choose_tiling, simulate_layer, BufferConfig, DramModel, EnergyStats, EnergyTable, Layout,
-    LoopOrder, MemStats, MemoryConfig as CoreMemory, Tiling,
+    choose_tiling, simulate_conv_layer, ActivationLayout, BufferConfig, ConvGeometry, DramModel,
+    EnergyStats, EnergyTable, Layout, LoopOrder, MemStats, MemoryConfig as CoreMemory, Tiling,
 };
 use accelsim_core::{Error, Gemm, GemmStats};
 use numpy::PyArray1;
@@ -49,7 +49,7 @@ impl MemoryConfig {
         ifmap_base=0, filter_base=1u64 << 32, ofmap_base=2u64 << 32,
         mac_pj=None, sram_pj_per_byte_8kib=None, dram_read_pj_per_byte=None,
         dram_write_pj_per_byte=None, ifmap_banks=0, filter_banks=0, ifmap_ports=1, filter_ports=1,
-        freq_mhz=1000.0, dram_mapping=None))]
+        freq_mhz=1000.0, dram_mapping=None, activation_layout="nhwc"))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         ifmap_bytes: i64,
@@ -77,7 +77,11 @@ impl MemoryConfig {
         filter_ports: u32,
         freq_mhz: f64,
         dram_mapping: Option<&str>,
+        activation_layout: &str,
     ) -> PyResult<Self> {
+        let activations = activation_layout
+            .parse::<ActivationLayout>()
+            .map_err(to_py)?;
         let d = EnergyTable::default();
         let energy = EnergyTable {
             mac_pj: mac_pj.unwrap_or(d.mac_pj),
@@ -158,6 +162,7 @@ impl MemoryConfig {
                 ifmap_base,
                 filter_base,
                 ofmap_base,
+                activations,
             },
             energy,
         };
@@ -208,6 +213,7 @@ impl MemoryConfig {
         d.set_item("ifmap_base", c.layout.ifmap_base)?;
         d.set_item("filter_base", c.layout.filter_base)?;
         d.set_item("ofmap_base", c.layout.ofmap_base)?;
+        d.set_item("activation_layout", c.layout.activations.name())?;
         d.set_item("mac_pj", c.energy.mac_pj)?;
         d.set_item("sram_pj_per_byte_8kib", c.energy.sram_pj_per_byte_8kib)?;
         d.set_item("dram_read_pj_per_byte", c.energy.dram_read_pj_per_byte)?;
@@ -243,16 +249,48 @@ fn tiling_of(t: Option<PyTiling>) -> PyResult<Option<Tiling>> {
     .transpose()
 }
 
+/// A convolution's geometry as Python passes it: `[images, c, h, w, p, q, r, s, stride_h,
+/// stride_w, pad_top, pad_left, dilation_h, dilation_w]`, `c` per group.
+type PyConv = Vec<u64>;
+
+fn conv_of(v: PyConv) -> PyResult<ConvGeometry> {
+    let [images, c, h, w, p, q, r, s, sh, sw, pt, pl, dh, dw] = v[..] else {
+        return Err(to_py(Error::workload(
+            "convs",
+            format!(
+                "a convolution geometry has 14 integers (images, c, h, w, p, q, r, s, \
+                 stride_h, stride_w, pad_top, pad_left, dilation_h, dilation_w); got {}",
+                v.len()
+            ),
+        )));
+    };
+    Ok(ConvGeometry {
+        images,
+        c,
+        h,
+        w,
+        p,
+        q,
+        r,
+        s,
+        stride: (sh, sw),
+        pad: (pt, pl),
+        dilation: (dh, dw),
+    })
+}
+
 /// Simulate `(m, k, n, groups)` layers one after another with the memory system. `tilings`
-/// gives each layer's `(m_t, k_t, n_t, order)` or `None` for the default chooser.
+/// gives each layer's `(m_t, k_t, n_t, order)` or `None` for the default chooser; `convs` each
+/// layer's convolution geometry (`PyConv`) or `None` for a plain GEMM.
 #[pyfunction]
-#[pyo3(signature = (shapes, config, memory, tilings=None))]
+#[pyo3(signature = (shapes, config, memory, tilings=None, convs=None))]
 fn simulate_memory_layers<'py>(
     py: Python<'py>,
     shapes: Vec<(i64, i64, i64, i64)>,
     config: &ArrayConfig,
     memory: &MemoryConfig,
     tilings: Option<Vec<Option<PyTiling>>>,
+    convs: Option<Vec<Option<PyConv>>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let gemms: Vec<Gemm> = shapes
         .iter()
@@ -270,12 +308,30 @@ fn simulate_memory_layers<'py>(
             v.into_iter().map(tiling_of).collect::<PyResult<_>>()?
         }
     };
+    let convs: Vec<Option<ConvGeometry>> = match convs {
+        None => vec![None; gemms.len()],
+        Some(v) if v.len() == gemms.len() => v
+            .into_iter()
+            .map(|c| c.map(conv_of).transpose())
+            .collect::<PyResult<_>>()?,
+        Some(v) => {
+            return Err(to_py(Error::workload(
+                "convs",
+                format!(
+                    "{} convolution geometries for {} layers",
+                    v.len(),
+                    gemms.len()
+                ),
+            )))
+        }
+    };
     let (array, mem) = (config.inner, memory.inner.clone());
     let results = detached(py, |cancel| {
         gemms
             .iter()
             .zip(&tilings)
-            .map(|(g, t)| simulate_layer(&array, &mem, g, *t, false, cancel))
+            .zip(&convs)
+            .map(|((g, t), c)| simulate_conv_layer(&array, &mem, g, c.as_ref(), *t, false, cancel))
             .collect::<Result<Vec<_>, Error>>()
     })?;
     let d = PyDict::new(py);
@@ -361,6 +417,10 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<MemoryConfig>()?;
     m.add("LOOP_ORDERS", PyTuple::new(py, LoopOrder::NAMES)?)?;
+    m.add(
+        "ACTIVATION_LAYOUTS",
+        PyTuple::new(py, ActivationLayout::NAMES)?,
+    )?;
     let models: Vec<&str> = std::iter::once("bandwidth")
         .chain(DramPreset::NAMES.iter().copied())
         .collect();

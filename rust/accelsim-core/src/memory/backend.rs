@@ -7,12 +7,15 @@ use super::DramModel;
 use crate::dram::{ClockConverter, Dram, DramStats};
 use crate::error::Result;
 
-/// One DMA transfer: a `rows x row_bytes` block, row `i` at `addr + i * stride` in DRAM, read
-/// or written, issued no earlier than `start` (accelerator cycles).
+/// One DMA transfer: `planes x rows` contiguous runs of `row_bytes`, run `(p, r)` at
+/// `addr + p * plane_stride + r * stride` in DRAM, read or written, issued no earlier than
+/// `start` (accelerator cycles).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Transfer {
     pub start: u64,
     pub addr: u64,
+    pub planes: u64,
+    pub plane_stride: u64,
     pub rows: u64,
     pub row_bytes: u64,
     pub stride: u64,
@@ -20,8 +23,27 @@ pub struct Transfer {
 }
 
 impl Transfer {
+    /// A `rows x row_bytes` block with row stride `stride`, read at cycle 0.
+    pub fn block(addr: u64, rows: u64, row_bytes: u64, stride: u64) -> Self {
+        Transfer {
+            start: 0,
+            addr,
+            planes: 1,
+            plane_stride: 0,
+            rows,
+            row_bytes,
+            stride,
+            write: false,
+        }
+    }
+
     pub fn bytes(&self) -> u64 {
-        self.rows * self.row_bytes
+        self.planes * self.rows * self.row_bytes
+    }
+
+    /// DRAM address of run `i` (planes outer, rows inner).
+    fn run_addr(&self, i: u64) -> u64 {
+        self.addr + (i / self.rows) * self.plane_stride + (i % self.rows) * self.stride
     }
 }
 
@@ -155,7 +177,7 @@ impl DramBackend {
             if p.start > now {
                 break;
             }
-            let row_lo = p.t.addr + p.row * p.t.stride;
+            let row_lo = p.t.run_addr(p.row);
             let first = row_lo / self.burst * self.burst;
             let addr = first + p.next;
             if !self.dram.try_send(addr, p.t.write, id as u64) {
@@ -167,7 +189,7 @@ impl DramBackend {
             if first + p.next >= row_lo + p.t.row_bytes {
                 p.row += 1;
                 p.next = 0;
-                if p.row == p.t.rows {
+                if p.row == p.t.planes * p.t.rows {
                     p.issued_all = true;
                     self.head += 1;
                 }
@@ -190,7 +212,7 @@ impl DramBackend {
 impl Backend for DramBackend {
     fn issue(&mut self, t: &Transfer) -> TransferId {
         let start = self.clock.to_dram(t.start);
-        let empty = t.rows == 0 || t.row_bytes == 0;
+        let empty = t.bytes() == 0;
         self.pending.push(Pending {
             t: *t,
             start,
@@ -242,11 +264,7 @@ mod tests {
     fn t(start: u64, bytes: u64) -> Transfer {
         Transfer {
             start,
-            addr: 0,
-            rows: 1,
-            row_bytes: bytes,
-            stride: bytes,
-            write: false,
+            ..Transfer::block(0, 1, bytes, bytes)
         }
     }
 

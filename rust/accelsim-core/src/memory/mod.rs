@@ -5,13 +5,15 @@
 //! `docs/memory.md` describes the model.
 
 mod backend;
+mod conv;
 mod energy;
 mod system;
 mod tiling;
 
 pub use backend::{Backend, BandwidthModel, DramBackend, Transfer};
+pub use conv::{ActivationLayout, ConvGeometry};
 pub use energy::{EnergyStats, EnergyTable};
-pub use system::{simulate_layer, LayerResult};
+pub use system::{simulate_conv_layer, simulate_layer, LayerResult};
 pub use tiling::{choose_tiling, LoopOrder, Tiling, TrafficEstimate};
 
 use crate::config::Dataflow;
@@ -99,12 +101,14 @@ pub enum DramModel {
     },
 }
 
-/// Where each operand lives in DRAM (row-major GEMM operands in this version).
+/// Where each tensor lives in DRAM: base addresses, and the layout of a convolution's
+/// activations (GEMM operands are row-major, group-major; filters always are).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Layout {
     pub ifmap_base: u64,
     pub filter_base: u64,
     pub ofmap_base: u64,
+    pub activations: ActivationLayout,
 }
 
 impl Default for Layout {
@@ -113,6 +117,7 @@ impl Default for Layout {
             ifmap_base: 0,
             filter_base: 1 << 32,
             ofmap_base: 2 << 32,
+            activations: ActivationLayout::Nhwc,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! operand readiness, and every cycle the array waited attributed to the operand it waited for.
 
 use super::backend::{Backend, BandwidthModel, DramBackend, Transfer, TransferId};
+use super::conv::{ActivationLayout, ConvGeometry};
 use super::tiling::{choose_tiling, dim_of, Dim, Tiling};
 use super::{roles, EnergyStats, MemStats, MemoryConfig, Operand};
 use crate::config::{ArrayConfig, Dataflow};
@@ -101,16 +102,55 @@ struct Addresses {
     filter: u64,
     ofmap: u64,
     psum: u64,
+    conv: Option<ConvGeometry>,
+    layout: ActivationLayout,
 }
 
 impl Addresses {
-    fn new(g: &Gemm, mem: &MemoryConfig) -> Self {
+    fn new(g: &Gemm, mem: &MemoryConfig, conv: Option<ConvGeometry>) -> Self {
         let out_bytes = g.groups * g.m * g.n * mem.output_bytes as u64;
         Addresses {
             ifmap: mem.layout.ifmap_base,
             filter: mem.layout.filter_base,
             ofmap: mem.layout.ofmap_base,
             psum: mem.layout.ofmap_base + out_bytes.div_ceil(4096) * 4096,
+            conv,
+            layout: mem.layout.activations,
+        }
+    }
+
+    /// What an input tile's load reads: for a convolution's ifmap, its windows' input region
+    /// (docs/memory.md); otherwise the tile's block of the row-major operand.
+    fn input_transfers(&self, g: &Gemm, t: &Tile, op: Operand, word: u64) -> Vec<Transfer> {
+        match (op, &self.conv) {
+            (Operand::Ifmap, Some(c)) => c.ifmap_blocks(
+                self.layout,
+                self.ifmap,
+                g.groups,
+                t.group,
+                (t.m0, t.m),
+                (t.k0, t.k),
+                word,
+            ),
+            _ => vec![self.block(g, t, op, word, false)],
+        }
+    }
+
+    /// Where a finished output tile is written: the convolution's output tensor in the
+    /// activation layout, or the row-major GEMM result.
+    fn output_transfers(&self, g: &Gemm, t: &Tile, word: u64) -> Vec<Transfer> {
+        match &self.conv {
+            Some(c) => c.ofmap_blocks(
+                self.layout,
+                self.ofmap,
+                g.groups,
+                g.n,
+                t.group,
+                (t.m0, t.m),
+                (t.n0, t.n),
+                word,
+            ),
+            None => vec![self.block(g, t, Operand::Ofmap, word, false)],
         }
     }
 
@@ -130,14 +170,12 @@ impl Addresses {
                 g.m * g.n,
             ),
         };
-        Transfer {
-            start: 0,
-            addr: base + (t.group * plane + r0 * ld + c0) * word,
+        Transfer::block(
+            base + (t.group * plane + r0 * ld + c0) * word,
             rows,
-            row_bytes: cols * word,
-            stride: ld * word,
-            write: false,
-        }
+            cols * word,
+            ld * word,
+        )
     }
 }
 
@@ -146,9 +184,9 @@ struct InputStream {
     op: Operand,
     double: bool,
     word_bytes: u64,
-    /// Per load: (its transfer, cycle its data is usable once known, cycle of the last read by
+    /// Per load: (its transfers, cycle its data is usable once known, cycle of the last read by
     /// the array so far).
-    loads: Vec<(TransferId, Option<u64>, u64)>,
+    loads: Vec<(Vec<TransferId>, Option<u64>, u64)>,
     last_key: Option<(u64, u64, u64)>,
     /// Load index of each tile.
     tile_load: Vec<usize>,
@@ -188,15 +226,20 @@ impl InputStream {
         } else {
             0
         };
-        let tr = Transfer {
-            start,
-            ..addrs.block(g, t, self.op, self.word_bytes, false)
-        };
-        let id = backend.issue(&tr);
-        self.loads.push((id, None, 0));
+        let mut ids = Vec::new();
+        let mut bytes = 0;
+        for tr in addrs.input_transfers(g, t, self.op, self.word_bytes) {
+            bytes += tr.bytes();
+            ids.push(backend.issue(&Transfer { start, ..tr }));
+        }
+        self.loads.push((ids, None, 0));
         self.last_key = Some(key);
         self.tile_load.push(j);
-        let (bytes, words) = (tr.bytes(), tr.bytes() / self.word_bytes);
+        // The buffer holds the tile's words (a convolution's windows expanded on the way in).
+        let words = match self.op {
+            Operand::Ifmap => t.m * t.k,
+            _ => t.k * t.n,
+        };
         st.dram_read_bytes += bytes;
         match self.op {
             Operand::Ifmap => {
@@ -212,7 +255,13 @@ impl InputStream {
 
     fn ready(&mut self, tile: usize, backend: &mut dyn Backend) -> u64 {
         let l = &mut self.loads[self.tile_load[tile]];
-        *l.1.get_or_insert_with(|| backend.complete(l.0) + 1)
+        // A load that reads nothing (a window of only padding) is ready at once.
+        *l.1.get_or_insert_with(|| {
+            l.0.iter()
+                .map(|&id| backend.complete(id) + 1)
+                .max()
+                .unwrap_or(0)
+        })
     }
 
     fn read_until(&mut self, tile: usize, cycle: u64) {
@@ -231,7 +280,26 @@ pub fn simulate_layer(
     keep_folds: bool,
     cancel: CancelHook<'_>,
 ) -> Result<LayerResult> {
+    simulate_conv_layer(array, mem, gemm, None, tiling, keep_folds, cancel)
+}
+
+/// `simulate_layer` for a GEMM that is the im2col view of convolution `conv`: its ifmap tiles
+/// are read as input windows and its outputs written in the configured activation layout
+/// (`crate::memory::ConvGeometry`, docs/memory.md).
+pub fn simulate_conv_layer(
+    array: &ArrayConfig,
+    mem: &MemoryConfig,
+    gemm: &Gemm,
+    conv: Option<&ConvGeometry>,
+    tiling: Option<Tiling>,
+    keep_folds: bool,
+    cancel: CancelHook<'_>,
+) -> Result<LayerResult> {
     mem.validate()?;
+    if let Some(c) = conv {
+        c.check(gemm)?;
+    }
+    let addrs = Addresses::new(gemm, mem, conv.copied());
     let tiling = match tiling {
         Some(t) => {
             t.check(gemm, mem)?;
@@ -248,10 +316,14 @@ pub fn simulate_layer(
     }
     let tiles = tiles(gemm, &tiling);
     if let Some(mut b) = BandwidthModel::from_model(&mem.dram) {
-        return run_tiles(array, mem, gemm, tiling, &tiles, &mut b, keep_folds, cancel);
+        return run_tiles(
+            array, mem, gemm, &addrs, tiling, &tiles, &mut b, keep_folds, cancel,
+        );
     }
     let mut b = DramBackend::new(&mem.dram)?.expect("every DRAM model has a backend");
-    let mut r = run_tiles(array, mem, gemm, tiling, &tiles, &mut b, keep_folds, cancel)?;
+    let mut r = run_tiles(
+        array, mem, gemm, &addrs, tiling, &tiles, &mut b, keep_folds, cancel,
+    )?;
     r.dram = Some(b.stats());
     Ok(r)
 }
@@ -261,7 +333,7 @@ pub fn simulate_layer(
 struct OutputStream {
     reuse_distance: usize,
     /// Per visit: the write-back (or spill) transfer, once issued.
-    writes: Vec<Option<TransferId>>,
+    writes: Vec<Option<Vec<TransferId>>>,
     /// When the current visit's half is free and, if needed, its partial sums are back.
     ready: u64,
     end: u64,
@@ -274,6 +346,7 @@ fn run_tiles(
     array: &ArrayConfig,
     mem: &MemoryConfig,
     gemm: &Gemm,
+    addrs: &Addresses,
     tiling: Tiling,
     tiles: &[Tile],
     backend: &mut dyn Backend,
@@ -282,7 +355,6 @@ fn run_tiles(
 ) -> Result<LayerResult> {
     let df = array.dataflow();
     let (stationary_op, stream_op) = roles(df);
-    let addrs = Addresses::new(gemm, mem);
     let mut st = MemStats {
         tiles: tiles.len() as u64,
         ..Default::default()
@@ -322,7 +394,7 @@ fn run_tiles(
                         st: &mut MemStats| {
         for s in [ifmap, filter] {
             if s.double == double && s.tile_load.len() == i {
-                s.issue(gemm, &tiles[i], &addrs, backend, st);
+                s.issue(gemm, &tiles[i], addrs, backend, st);
             }
         }
     };
@@ -345,9 +417,13 @@ fn run_tiles(
         if new_visit {
             let v = out.writes.len();
             let free = if v >= out.reuse_distance {
-                let w =
-                    out.writes[v - out.reuse_distance].expect("an earlier visit was written back");
-                backend.complete(w) + 1
+                let w = out.writes[v - out.reuse_distance]
+                    .as_ref()
+                    .expect("an earlier visit was written back");
+                w.iter()
+                    .map(|&id| backend.complete(id) + 1)
+                    .max()
+                    .unwrap_or(0)
             } else {
                 0
             };
@@ -473,18 +549,28 @@ fn run_tiles(
             st.ofmap_sram_writes += out.words;
             let complete = t.k0 + t.k == gemm.k;
             let word = if complete { mem.output_bytes as u64 } else { 4 };
-            let tr = Transfer {
-                start: out.end + 1,
-                write: true,
-                ..addrs.block(gemm, &t, Operand::Ofmap, word, !complete)
-            };
-            *out.writes.last_mut().unwrap() = Some(backend.issue(&tr));
-            st.ofmap_sram_reads += out_words;
-            st.dram_write_bytes += tr.bytes();
-            if complete {
-                st.dram_ofmap_bytes += tr.bytes();
+            let transfers = if complete {
+                addrs.output_transfers(gemm, &t, word)
             } else {
-                st.dram_psum_write_bytes += tr.bytes();
+                vec![addrs.block(gemm, &t, Operand::Ofmap, word, true)]
+            };
+            let mut ids = Vec::with_capacity(transfers.len());
+            let mut bytes = 0;
+            for tr in transfers {
+                bytes += tr.bytes();
+                ids.push(backend.issue(&Transfer {
+                    start: out.end + 1,
+                    write: true,
+                    ..tr
+                }));
+            }
+            *out.writes.last_mut().unwrap() = Some(ids);
+            st.ofmap_sram_reads += out_words;
+            st.dram_write_bytes += bytes;
+            if complete {
+                st.dram_ofmap_bytes += bytes;
+            } else {
+                st.dram_psum_write_bytes += bytes;
             }
         }
         // Single-buffered operands load the next tile only now (their only half was in use).
@@ -498,6 +584,7 @@ fn run_tiles(
     let last_dma = out
         .writes
         .iter()
+        .flatten()
         .flatten()
         .map(|&w| backend.complete(w))
         .max()
