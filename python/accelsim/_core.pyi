@@ -110,9 +110,9 @@ def stat_catalog() -> list[tuple[str, str, str]]:
 # ---- memory system (rust/accelsim-py/src/memory.rs) ------------------------------------------
 
 __all__ += [
+    "ACTIVATION_LAYOUTS",
     "DRAM_MODELS",
     "LOOP_ORDERS",
-    "ACTIVATION_LAYOUTS",
     "MemoryConfig",
     "default_tiling",
     "memory_stat_catalog",
