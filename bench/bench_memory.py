@@ -5,8 +5,8 @@
 For ResNet-18 on a 32x32 array with three scratchpads of ``--sram`` bytes (default 64 KiB each),
 for each DRAM model the native module offers (``_core.DRAM_MODELS``; the bandwidth model at
 16 B/cycle and 100 cycles of latency): total cycles, stall cycles by cause, DRAM traffic, energy,
-and the wall time and peak RSS of the simulation in a fresh process (import excluded from the
-time, included in the memory).
+and the wall time of ``accelsim.run`` (the whole simulation, tiling choice included) and the
+peak RSS of a fresh process (import excluded from the time, included in the memory).
 
 Run it on a release build (``pip install .``).
 """
@@ -21,22 +21,23 @@ import sys
 CHILD = r"""
 import json, resource, sys, time
 import accelsim
-from accelsim import _core
 
 dram, sram, repeat = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-shapes = [(s.m, s.k, s.n, s.groups) for s in accelsim.get_model("resnet18").gemm_shapes()]
-array = _core.ArrayConfig(32, 32, "ws")
-memory = _core.MemoryConfig(
+acc = accelsim.Accelerator(rows=32, cols=32, dataflow="ws")
+memory = accelsim.Memory(
     ifmap_bytes=sram, filter_bytes=sram, ofmap_bytes=sram, dram=dram, bandwidth=16.0, latency=100
 )
 best = float("inf")
 for _ in range(repeat):
     t0 = time.perf_counter()
-    r = _core.simulate_memory_layers(shapes, array, memory)
+    r = accelsim.run("resnet18", acc, memory=memory)
     best = min(best, time.perf_counter() - t0)
-keys = ["cycles", "compute_cycles", "stall_ifmap_cycles", "stall_filter_cycles",
-        "stall_ofmap_cycles", "dram_read_bytes", "dram_write_bytes", "energy_total_pj"]
-out = {k: float(r[k].sum()) for k in keys}
+t = r.totals()
+keys = ["compute_cycles", "stall_ifmap_cycles", "stall_filter_cycles",
+        "stall_ofmap_cycles", "dram_read_bytes", "dram_write_bytes"]
+out = {k: float(t[k]) for k in keys}
+out["cycles"] = float(r.total_cycles)
+out["energy_total_pj"] = float((r.energy_totals() or {})["energy_total_pj"])
 out["wall_s"] = best
 out["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps(out))
