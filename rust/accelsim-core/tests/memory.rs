@@ -245,7 +245,8 @@ fn fewer_banks_cost_cycles_and_are_charged_to_bank_conflicts() {
             let stalls = r.mem.stall_ifmap_cycles
                 + r.mem.stall_filter_cycles
                 + r.mem.stall_ofmap_cycles
-                + r.mem.stall_bank_cycles;
+                + r.mem.stall_bank_cycles
+                + r.mem.stall_refresh_cycles;
             assert_eq!(r.mem.compute_cycles + stalls, r.array.cycles);
             // banks >= the array's widest vector: no conflict at all
             let widest = array.rows().max(array.cols());
@@ -303,7 +304,8 @@ fn the_cycle_level_dram_serves_the_same_traffic() {
         let stalls = r.mem.stall_ifmap_cycles
             + r.mem.stall_filter_cycles
             + r.mem.stall_ofmap_cycles
-            + r.mem.stall_bank_cycles;
+            + r.mem.stall_bank_cycles
+            + r.mem.stall_refresh_cycles;
         assert_eq!(r.mem.compute_cycles + stalls, r.array.cycles);
         let d = r.dram.expect("cycle-level DRAM statistics");
         // every byte moved as whole bursts: at least the transfers' bytes, at most one extra
@@ -426,7 +428,8 @@ fn convolutions_read_input_windows_not_im2col_rows() {
             let stalls = r.mem.stall_ifmap_cycles
                 + r.mem.stall_filter_cycles
                 + r.mem.stall_ofmap_cycles
-                + r.mem.stall_bank_cycles;
+                + r.mem.stall_bank_cycles
+                + r.mem.stall_refresh_cycles;
             assert_eq!(r.mem.compute_cycles + stalls, r.array.cycles);
         }
     }
@@ -442,4 +445,47 @@ fn convolutions_read_input_windows_not_im2col_rows() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("N*P*Q"), "{err}");
+}
+
+#[test]
+fn refresh_is_a_stall_cause_of_its_own() {
+    // A memory-bound layer long enough to span many tREFI (7.8 us): refresh costs cycles, and
+    // they are moved out of the operand stalls, so the causes still add up.
+    let array = ArrayConfig::square_default(8, 8, Dataflow::Ws).unwrap();
+    let g = Gemm::new(512, 512, 512, 1).unwrap();
+    let small = |x: BufferConfig| BufferConfig {
+        size_bytes: 4 << 10,
+        ..x
+    };
+    let base = mem(8.0, 0, true, true);
+    let m = MemoryConfig {
+        ifmap: small(base.ifmap),
+        filter: small(base.filter),
+        dram: ddr4(1000.0),
+        ..base.clone()
+    };
+    let r = simulate_layer(&array, &m, &g, None, false, &never_cancel).unwrap();
+    let d = r.dram.unwrap();
+    assert!(d.refreshes > 0, "{d:?}");
+    assert!(r.mem.stall_refresh_cycles > 0, "{:?}", r.mem);
+    let stalls = r.mem.stall_ifmap_cycles
+        + r.mem.stall_filter_cycles
+        + r.mem.stall_ofmap_cycles
+        + r.mem.stall_bank_cycles
+        + r.mem.stall_refresh_cycles;
+    assert_eq!(r.mem.compute_cycles + stalls, r.array.cycles);
+    // the bandwidth model has no refresh
+    let b = simulate_layer(
+        &array,
+        &MemoryConfig {
+            dram: base.dram.clone(),
+            ..m.clone()
+        },
+        &g,
+        None,
+        false,
+        &never_cancel,
+    )
+    .unwrap();
+    assert_eq!(b.mem.stall_refresh_cycles, 0);
 }

@@ -221,6 +221,7 @@ crate::stats::declare_stats! {
         stall_filter_cycles: "cycles", "Cycles the array waited for a filter tile from DRAM.";
         stall_ofmap_cycles: "cycles", "Cycles the array waited for an ofmap buffer half (write-back or partial-sum read-back).";
         stall_bank_cycles: "cycles", "Cycles lost because a scratchpad's banks could not deliver a whole vector per cycle (bank conflicts).";
+        stall_refresh_cycles: "cycles", "Cycles DRAM refresh cost (cycle-level DRAM: the layer's cycles minus its cycles with refresh off), moved out of the ifmap, filter and ofmap stalls in proportion.";
         dram_read_bytes: "bytes", "Bytes read from DRAM (ifmap + filter + partial sums).";
         dram_write_bytes: "bytes", "Bytes written to DRAM (outputs + partial sums).";
         dram_ifmap_bytes: "bytes", "ifmap bytes read from DRAM.";

@@ -6,7 +6,7 @@
 use super::backend::{Backend, BandwidthModel, DramBackend, Transfer, TransferId};
 use super::conv::{ActivationLayout, ConvGeometry};
 use super::tiling::{choose_tiling, dim_of, Dim, Tiling};
-use super::{roles, EnergyStats, MemStats, MemoryConfig, Operand};
+use super::{roles, DramModel, EnergyStats, MemStats, MemoryConfig, Operand};
 use crate::config::{ArrayConfig, Dataflow};
 use crate::dram::DramStats;
 use crate::error::{Error, Result};
@@ -325,7 +325,54 @@ pub fn simulate_conv_layer(
         array, mem, gemm, &addrs, tiling, &tiles, &mut b, keep_folds, cancel,
     )?;
     r.dram = Some(b.stats());
+    // What refresh cost: the same layer with refresh off, cycle for cycle otherwise.
+    if let DramModel::Cycle { config, freq_mhz } = &mem.dram {
+        if config.refresh {
+            let quiet = MemoryConfig {
+                dram: DramModel::Cycle {
+                    config: Box::new((**config).clone().with_refresh(false)),
+                    freq_mhz: *freq_mhz,
+                },
+                ..mem.clone()
+            };
+            let mut b = DramBackend::new(&quiet.dram)?.expect("a cycle-level backend");
+            let without = run_tiles(
+                array, &quiet, gemm, &addrs, tiling, &tiles, &mut b, false, cancel,
+            )?;
+            charge_refresh(
+                &mut r.mem,
+                r.array.cycles.saturating_sub(without.array.cycles),
+            );
+        }
+    }
     Ok(r)
+}
+
+/// Move `cycles` of the stalls spent waiting on DRAM (ifmap, filter, ofmap) to
+/// `stall_refresh_cycles`, in proportion to each cause's share (the largest takes the rounding).
+fn charge_refresh(st: &mut MemStats, cycles: u64) {
+    let causes = [
+        st.stall_ifmap_cycles,
+        st.stall_filter_cycles,
+        st.stall_ofmap_cycles,
+    ];
+    let waited: u64 = causes.iter().sum();
+    let cycles = cycles.min(waited);
+    if cycles == 0 {
+        return;
+    }
+    let mut take: Vec<u64> = causes
+        .iter()
+        .map(|&c| (c as u128 * cycles as u128 / waited as u128) as u64)
+        .collect();
+    let largest = (0..3)
+        .max_by_key(|&i| (causes[i], std::cmp::Reverse(i)))
+        .unwrap();
+    take[largest] += cycles - take.iter().sum::<u64>();
+    st.stall_ifmap_cycles -= take[0];
+    st.stall_filter_cycles -= take[1];
+    st.stall_ofmap_cycles -= take[2];
+    st.stall_refresh_cycles += cycles;
 }
 
 /// The per-layer state of the output (ofmap) buffer: visits are runs of consecutive tiles with
@@ -600,7 +647,8 @@ fn run_tiles(
         - st.stall_ifmap_cycles
         - st.stall_filter_cycles
         - st.stall_ofmap_cycles
-        - st.stall_bank_cycles;
+        - st.stall_bank_cycles
+        - st.stall_refresh_cycles;
     st.dram_busy_cycles = backend.busy_cycles();
     let energy = EnergyStats::of(&mem.energy, mem, &array_stats, &st);
     Ok(LayerResult {
