@@ -11,7 +11,7 @@ step "virtualenv $VENV"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 # shellcheck disable=SC1091
 . "$VENV/bin/activate"
-python -m pip install -q --disable-pip-version-check maturin numpy rich pytest hypothesis ruff mypy
+python -m pip install -q --disable-pip-version-check maturin numpy rich pytest hypothesis ruff mypy onnx
 
 step "cargo fmt --check"
 cargo fmt --all --check

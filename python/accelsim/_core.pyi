@@ -233,3 +233,49 @@ def dram_run_trace(
 
 def dram_stat_catalog() -> list[tuple[str, str, str]]:
     """Every DRAM statistic as ``(name, unit, description)``."""
+
+# ---- vector unit (rust/accelsim-py/src/vector.rs) --------------------------------------------
+
+__all__ += [
+    "VECTOR_OP_CLASSES",
+    "VectorUnitConfig",
+    "simulate_vector_ops",
+    "vector_op_catalog",
+    "vector_stat_catalog",
+]
+
+VECTOR_OP_CLASSES: tuple[str, ...]
+
+@final
+class VectorUnitConfig:
+    """A validated, immutable vector unit: lanes, pipeline latency, cycles per element by op
+    class (``cycles = ceil(elements / lanes) * cycles_per_element[class] + latency``)."""
+
+    def __new__(
+        cls,
+        lanes: int,
+        latency: int = 0,
+        cycles_per_element: dict[str, int] | None = None,
+    ) -> VectorUnitConfig: ...
+    @property
+    def lanes(self) -> int: ...
+    @property
+    def latency(self) -> int: ...
+    @property
+    def cycles_per_element(self) -> dict[str, int]: ...
+    def to_dict(self) -> dict[str, Any]: ...
+    def cycles(self, op_class: str, elements: int) -> int: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+def simulate_vector_ops(
+    ops: Sequence[tuple[str, int]], unit: VectorUnitConfig
+) -> dict[str, NDArray[np.int64]]:
+    """Cost ``(op_class, elements)`` operations run one after another on ``unit``: one int64
+    column per statistic of ``vector_stat_catalog()``."""
+
+def vector_op_catalog() -> list[tuple[str, int, str]]:
+    """Every vector op class as ``(name, default cycles per element, description)``."""
+
+def vector_stat_catalog() -> list[tuple[str, str, str]]:
+    """Every statistic of a vector operation as ``(name, unit, description)``."""

@@ -8,8 +8,13 @@ independent GEMMs ``ofmap[M, N] = ifmap[M, K] @ filter[K, N]``:
   ``K = (C / groups) * R * S`` (one column per filter tap), ``N = K_filters / groups``.
 
 A grouped or depthwise convolution stays ONE layer with ``groups = G``; the engines run its
-``G`` GEMMs back to back. Pooling, activations and other vector operations are not matrix
-work and are not modelled here.
+``G`` GEMMs back to back.
+
+* :class:`MatmulLayer` is a GEMM whose operands are both activations (attention's ``Q @ K^T``
+  and ``P @ V``): the same work on the array, but no parameters.
+* :class:`VectorOp` is an operation off the array (pooling, element-wise, activations,
+  normalization, softmax, data movement): it counts elements, not MACs, and is costed on the
+  vector unit when the accelerator has one (``docs/workloads.md``).
 """
 
 from __future__ import annotations
@@ -18,9 +23,22 @@ import operator
 from dataclasses import dataclass
 from typing import NamedTuple, TypeAlias
 
+from accelsim import _core
 from accelsim.errors import WorkloadError
 
-__all__ = ["ConvLayer", "GemmLayer", "GemmShape", "Layer"]
+__all__ = [
+    "VECTOR_OP_CLASSES",
+    "ConvLayer",
+    "GemmLayer",
+    "GemmShape",
+    "Layer",
+    "MatmulLayer",
+    "Op",
+    "VectorOp",
+]
+
+#: The classes of vector operations, as the native core declares them (``docs/workloads.md``).
+VECTOR_OP_CLASSES: tuple[str, ...] = tuple(_core.VECTOR_OP_CLASSES)
 
 
 class GemmShape(NamedTuple):
@@ -86,20 +104,30 @@ def _padding(layer: str, value: object) -> tuple[int, int, int, int]:
     return (ph, ph, pw, pw)
 
 
+def _bias(layer: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise WorkloadError(f"layer {layer!r}: bias must be True or False, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class GemmLayer:
-    """``groups`` GEMMs ``ofmap[M, N] = ifmap[M, K] @ filter[K, N]``."""
+    """``groups`` GEMMs ``ofmap[M, N] = ifmap[M, K] @ filter[K, N]`` with ``filter`` a
+    parameter (a fully connected layer); ``bias`` adds ``N * groups`` parameters (the bias is
+    added as the accumulator starts, no separate operation)."""
 
     name: str
     m: int
     k: int
     n: int
     groups: int = 1
+    bias: bool = False
 
     def __post_init__(self) -> None:
         name = _check_name(self.name)
         for attr in ("m", "k", "n", "groups"):
             object.__setattr__(self, attr, _int(name, attr, getattr(self, attr), minimum=1))
+        _bias(name, self.bias)
 
     kind = "gemm"
 
@@ -116,6 +144,35 @@ class GemmLayer:
         """Filter elements: ``K * N * groups``."""
         return self.k * self.n * self.groups
 
+    @property
+    def params(self) -> int:
+        """Parameters: filter elements plus the bias (``N * groups``) if any."""
+        return self.weights + (self.n * self.groups if self.bias else 0)
+
+
+@dataclass(frozen=True)
+class MatmulLayer(GemmLayer):
+    """``groups`` GEMMs ``[M, K] @ [K, N]`` of two activations (``Q @ K^T``, ``P @ V``): run
+    exactly like a :class:`GemmLayer`, but neither operand is a parameter."""
+
+    kind = "matmul"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.bias:
+            raise WorkloadError(
+                f"layer {self.name!r}: a matmul of two activations has no bias; use a GemmLayer"
+            )
+
+    @property
+    def weights(self) -> int:
+        """0: both operands are activations."""
+        return 0
+
+    @property
+    def params(self) -> int:
+        return 0
+
 
 @dataclass(frozen=True)
 class ConvLayer:
@@ -130,6 +187,9 @@ class ConvLayer:
         pad: ``int``, ``(h, w)`` or ``(top, bottom, left, right)``.
         dilation: ``int`` or ``(h, w)``.
         groups: ``c`` and ``k`` must both divide by it (``groups == c == k`` is depthwise).
+        bias: the layer has a bias (``k`` more parameters, added as the accumulator starts).
+
+    A 1-D convolution is ``h = r = 1``.
 
     ``stride``, ``pad`` and ``dilation`` are normalised on construction to ``(h, w)``,
     ``(top, bottom, left, right)`` and ``(h, w)`` tuples.
@@ -147,6 +207,7 @@ class ConvLayer:
     pad: int | tuple[int, int] | tuple[int, int, int, int] = 0
     dilation: int | tuple[int, int] = 1
     groups: int = 1
+    bias: bool = False
 
     kind = "conv"
 
@@ -154,6 +215,7 @@ class ConvLayer:
         name = _check_name(self.name)
         for attr in ("n", "c", "k", "h", "w", "r", "s", "groups"):
             object.__setattr__(self, attr, _int(name, attr, getattr(self, attr), minimum=1))
+        _bias(name, self.bias)
         object.__setattr__(self, "stride", _pair(name, "stride", self.stride, minimum=1))
         object.__setattr__(self, "dilation", _pair(name, "dilation", self.dilation, minimum=1))
         object.__setattr__(self, "pad", _padding(name, self.pad))
@@ -244,5 +306,69 @@ class ConvLayer:
         shape = self.gemm()
         return shape.k * shape.n * shape.groups
 
+    @property
+    def params(self) -> int:
+        """Parameters: filter elements plus the bias (``k``) if any."""
+        return self.weights + (self.k if self.bias else 0)
+
+    @property
+    def padded_h(self) -> int:
+        """ifmap height with its padding: ``h + pad_top + pad_bottom``."""
+        return self.h + self.pad_top + self.pad_bottom
+
+    @property
+    def padded_w(self) -> int:
+        """ifmap width with its padding: ``w + pad_left + pad_right``."""
+        return self.w + self.pad_left + self.pad_right
+
+
+@dataclass(frozen=True)
+class VectorOp:
+    """An operation off the array: it processes ``elements`` elements on the vector unit.
+
+    Args:
+        name: unique within a workload.
+        op: what it is (an ONNX operator name such as ``"Relu"``, ``"MaxPool"``, ``"Softmax"``).
+        op_class: its cost class, one of :data:`VECTOR_OP_CLASSES`.
+        elements: elements processed (``docs/workloads.md`` says what counts per class), or
+            ``None`` when the importer could not tell (reported, never costed).
+        params: parameters the op owns (a normalization's scale and shift, an embedding table).
+    """
+
+    name: str
+    op: str
+    op_class: str
+    elements: int | None
+    params: int = 0
+
+    kind = "vector"
+
+    def __post_init__(self) -> None:
+        name = _check_name(self.name)
+        if not isinstance(self.op, str) or not self.op:
+            raise WorkloadError(f"layer {name!r}: op must be a non-empty string, got {self.op!r}")
+        if not isinstance(self.op_class, str) or self.op_class not in VECTOR_OP_CLASSES:
+            raise WorkloadError(
+                f"layer {name!r}: unknown op_class {self.op_class!r}; valid choices: "
+                f"{', '.join(VECTOR_OP_CLASSES)}"
+            )
+        if self.elements is not None:
+            object.__setattr__(self, "elements", _int(name, "elements", self.elements, minimum=0))
+        object.__setattr__(self, "params", _int(name, "params", self.params, minimum=0))
+
+    @property
+    def macs(self) -> int:
+        """0: no matrix work."""
+        return 0
+
+    @property
+    def weights(self) -> int:
+        """0: no filter on the array (parameters it owns are in :attr:`params`)."""
+        return 0
+
 
 Layer: TypeAlias = ConvLayer | GemmLayer
+"""A layer the systolic array runs (:class:`MatmulLayer` is a :class:`GemmLayer`)."""
+
+Op: TypeAlias = ConvLayer | GemmLayer | VectorOp
+"""Anything a :class:`~accelsim.workloads.Workload` holds: an array layer or a vector op."""

@@ -18,6 +18,7 @@ pub mod pe;
 pub mod sim;
 pub mod stats;
 pub mod timing;
+pub mod vector;
 
 pub use config::{ArrayConfig, ArrayParams, Dataflow, DrainEdge, Engine};
 pub use error::{Error, Result};

@@ -17,6 +17,7 @@ use std::sync::Mutex;
 
 mod dram;
 mod memory;
+mod vector;
 
 /// Raise the `accelsim.errors` class matching a core error.
 pub(crate) fn to_py(err: Error) -> PyErr {
@@ -391,5 +392,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stat_catalog, m)?)?;
     memory::register(m)?;
     dram::register(m)?;
+    vector::register(m)?;
     Ok(())
 }
