@@ -34,7 +34,7 @@ for _ in range(repeat):
     best = min(best, time.perf_counter() - t0)
 t = r.totals()
 keys = ["compute_cycles", "stall_ifmap_cycles", "stall_filter_cycles",
-        "stall_ofmap_cycles", "dram_read_bytes", "dram_write_bytes"]
+        "stall_ofmap_cycles", "stall_refresh_cycles", "dram_read_bytes", "dram_write_bytes"]
 out = {k: float(t[k]) for k in keys}
 out["cycles"] = float(r.total_cycles)
 out["energy_total_pj"] = float((r.energy_totals() or {})["energy_total_pj"])
@@ -53,9 +53,9 @@ def main() -> None:
     from accelsim import _core
 
     print(f"ResNet-18, 32x32 ws, scratchpads of {args.sram // 1024} KiB each, fast engine")
-    head = ("dram", "cycles", "compute", "stall ifmap", "stall filter", "stall ofmap")
+    head = ("dram", "cycles", "compute", "stall ifmap", "stall filter", "stall ofmap", "refresh")
     head2 = ("DRAM MB", "energy mJ", "wall s", "peak MiB")
-    print("{:>12} {:>11} {:>11} {:>11} {:>12} {:>11}".format(*head), end=" ")
+    print("{:>12} {:>11} {:>11} {:>11} {:>12} {:>11} {:>8}".format(*head), end=" ")
     print("{:>9} {:>10} {:>7} {:>9}".format(*head2))
     for dram in _core.DRAM_MODELS:
         res = subprocess.run(
@@ -69,7 +69,8 @@ def main() -> None:
         print(
             f"{dram:>12} {r['cycles']:>11,.0f} {r['compute_cycles']:>11,.0f} "
             f"{r['stall_ifmap_cycles']:>11,.0f} {r['stall_filter_cycles']:>12,.0f} "
-            f"{r['stall_ofmap_cycles']:>11,.0f} {mb:>9.1f} {r['energy_total_pj'] / 1e9:>10.2f} "
+            f"{r['stall_ofmap_cycles']:>11,.0f} {r['stall_refresh_cycles']:>8,.0f} "
+            f"{mb:>9.1f} {r['energy_total_pj'] / 1e9:>10.2f} "
             f"{r['wall_s']:>7.3f} {r['peak_mib']:>9.1f}"
         )
 
