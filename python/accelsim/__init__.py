@@ -25,7 +25,14 @@ from accelsim._version import check_core_version, package_version
 __version__: str = package_version(fallback=_core.__version__)
 check_core_version(_core.__version__, __version__, getattr(_core, "__file__", None))
 
-from accelsim.api import ModelInfo, default_tiling, models, run, simulate_gemm  # noqa: E402
+from accelsim.api import (  # noqa: E402
+    ModelInfo,
+    default_tiling,
+    load_workload,
+    models,
+    run,
+    simulate_gemm,
+)
 from accelsim.config import (  # noqa: E402
     DATAFLOWS,
     DRAM_MODELS,
@@ -36,6 +43,7 @@ from accelsim.config import (  # noqa: E402
     Memory,
     RunConfig,
     Tiling,
+    VectorUnit,
     load_config,
     parse_pe,
     parse_size,
@@ -47,11 +55,21 @@ from accelsim.results import (  # noqa: E402
     LayerResult,
     NetworkResult,
     StatInfo,
+    VectorOpResult,
     memory_stat_catalog,
     stat_catalog,
 )
 from accelsim.rundir import write_run_dir  # noqa: E402
-from accelsim.workloads import ConvLayer, GemmLayer, GemmShape, Workload, get_model  # noqa: E402
+from accelsim.workloads import (  # noqa: E402
+    ConvLayer,
+    GemmLayer,
+    GemmShape,
+    MatmulLayer,
+    VectorOp,
+    Workload,
+    get_model,
+)
+from accelsim.workloads.onnx import load_onnx  # noqa: E402  (imports onnx only when called)
 
 __all__ = [
     "DATAFLOWS",
@@ -67,6 +85,7 @@ __all__ = [
     "GemmResult",
     "GemmShape",
     "LayerResult",
+    "MatmulLayer",
     "Memory",
     "ModelInfo",
     "NetworkResult",
@@ -74,12 +93,17 @@ __all__ = [
     "SimulationError",
     "StatInfo",
     "Tiling",
+    "VectorOp",
+    "VectorOpResult",
+    "VectorUnit",
     "Workload",
     "WorkloadError",
     "__version__",
     "default_tiling",
     "get_model",
     "load_config",
+    "load_onnx",
+    "load_workload",
     "memory_stat_catalog",
     "models",
     "parse_pe",

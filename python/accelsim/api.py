@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -19,6 +19,8 @@ from accelsim.config import (
     Accelerator,
     Memory,
     Tiling,
+    VectorUnit,
+    _input_shapes,
     _tilings,
     check_engine,
     check_memory,
@@ -29,14 +31,31 @@ from accelsim.results import (
     GemmResult,
     LayerResult,
     NetworkResult,
+    VectorOpResult,
     _dram_stats,
     _memory_stats,
     _split_stats,
     _utilization,
 )
-from accelsim.workloads import MODELS, ConvLayer, GemmShape, Workload, get_model, model_names
+from accelsim.workloads import (
+    MODEL_SPECS,
+    MODELS,
+    ConvLayer,
+    GemmShape,
+    Workload,
+    get_model,
+    model_names,
+)
 
-__all__ = ["ModelInfo", "ProgressCallback", "default_tiling", "models", "run", "simulate_gemm"]
+__all__ = [
+    "ModelInfo",
+    "ProgressCallback",
+    "default_tiling",
+    "load_workload",
+    "models",
+    "run",
+    "simulate_gemm",
+]
 
 #: Called after each layer as ``progress(done, total, layer_name)``.
 ProgressCallback = Callable[[int, int, str], None]
@@ -51,11 +70,14 @@ def run(
     memory: Memory | None = None,
     tilings: Mapping[str, Tiling | tuple[int, int, int, str]] | None = None,
     progress: ProgressCallback | None = None,
+    vector: VectorUnit | None = None,
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
 ) -> NetworkResult:
     """Simulate every layer of ``model`` on ``acc``, one layer after another.
 
     Args:
-        model: a model name of the zoo (see :func:`models`) or a :class:`Workload`.
+        model: a model of the zoo (see :func:`models`; with options, ``"bert_base:seq=512"``),
+            the path of an ``.onnx`` file (see :func:`load_workload`) or a :class:`Workload`.
         acc: the accelerator (default ``Accelerator()``: 32x32, ws).
         engine: ``"fast"`` (event-level) or ``"pe"`` (every PE every cycle); see
             ``_core.ENGINES``.
@@ -68,6 +90,9 @@ def run(
             :func:`default_tiling`'s. A tiling that does not fit its buffers raises
             :class:`ConfigError` naming the layer and the buffer.
         progress: optional callback ``progress(done, total, layer_name)`` after each layer.
+        vector: the vector unit that runs the operations off the array; ``None`` (default)
+            lists them with their element counts but does not model them.
+        input_shapes: ``{input name: dims}`` for the graph inputs of an ONNX ``model``.
 
     Engine ``"fast"`` without a ``progress`` callback sends the whole workload to the native
     core in one call. Otherwise layers are simulated one call each, so a callback sees every
@@ -85,6 +110,9 @@ def run(
     given = _tilings(tilings)
     if given and memory is None:
         raise ConfigError(_TILINGS_NEED_MEMORY)
+    if vector is not None and not isinstance(vector, VectorUnit):
+        raise ConfigError(f"vector must be a VectorUnit or None, got {type(vector).__name__}")
+    shapes_given = _input_shapes(input_shapes)
     workload: Workload
     recorded_batch: int | None
     if isinstance(model, Workload):
@@ -93,9 +121,12 @@ def run(
                 f"batch={batch!r} applies to zoo models only; the workload {model.name!r} "
                 "carries its batch in its layer shapes"
             )
+        if shapes_given:
+            raise WorkloadError("input_shapes apply to ONNX models only, not to a Workload")
         workload, recorded_batch = model, None
     elif isinstance(model, str):
-        workload, recorded_batch = get_model(model, batch), batch
+        workload = load_workload(model, batch, shapes_given)
+        recorded_batch = None if _is_onnx(model) else batch
     else:
         raise WorkloadError(
             f"model must be a model name or a Workload, got {type(model).__name__}; "
@@ -104,7 +135,8 @@ def run(
 
     shapes = workload.gemm_shapes()
     if memory is not None:
-        return _run_memory(workload, shapes, recorded_batch, acc, memory, given, progress)
+        result = _run_memory(workload, shapes, recorded_batch, acc, memory, given, progress)
+        return _with_vector_ops(result, workload, vector, shapes_given)
     config = acc._array
     per_layer: list[dict[str, int]] = []
     if progress is None and engine == "fast":
@@ -126,12 +158,73 @@ def run(
         _layer_result(layer.name, layer.kind, shape, stats, acc.pes)
         for layer, shape, stats in zip(workload, shapes, per_layer, strict=True)
     )
-    return NetworkResult(
+    result = NetworkResult(
         model=workload.name,
         batch=recorded_batch,
         engine=engine,
         accelerator=acc,
         layers=layers,
+    )
+    return _with_vector_ops(result, workload, vector, shapes_given)
+
+
+def _is_onnx(model: str) -> bool:
+    return model.lower().endswith(".onnx")
+
+
+def load_workload(
+    model: str, batch: int = 1, input_shapes: Mapping[str, Sequence[int]] | None = None
+) -> Workload:
+    """The workload ``run`` simulates for ``model``: a zoo model (``"resnet50"``,
+    ``"gpt2_decode:context=1023"``) at ``batch``, or the ONNX file at a path ending in
+    ``.onnx`` (imported by :func:`accelsim.load_onnx` with ``input_shapes``; its batch is in
+    its input shapes, so ``batch`` must be 1)."""
+    if _is_onnx(model):
+        if batch != 1:
+            raise WorkloadError(
+                f"batch={batch!r} applies to zoo models only; give the batch of {model!r} "
+                "in its input shapes (--input-shape NAME=DIMS)"
+            )
+        from accelsim.workloads.onnx import load_onnx
+
+        return load_onnx(model, input_shapes)
+    if input_shapes:
+        raise WorkloadError(
+            f"input_shapes (--input-shape) apply to ONNX models only, not to {model!r}"
+        )
+    return get_model(model, batch)
+
+
+def _with_vector_ops(
+    result: NetworkResult,
+    workload: Workload,
+    vector: VectorUnit | None,
+    input_shapes: Mapping[str, tuple[int, ...]],
+) -> NetworkResult:
+    """``result`` with the workload's vector ops, costed on ``vector`` if there is one."""
+    placed = workload.vector_ops_after()
+    stats: dict[str, list[int]] = {}
+    if vector is not None and placed:
+        work = [(op.op_class, op.elements or 0) for op, _ in placed]
+        stats = {k: v.tolist() for k, v in _core.simulate_vector_ops(work, vector.native).items()}
+    ops = []
+    for i, (op, after) in enumerate(placed):
+        costed = bool(stats) and op.elements is not None
+        ops.append(
+            VectorOpResult(
+                name=op.name,
+                op=op.op,
+                op_class=op.op_class,
+                elements=op.elements,
+                params=op.params,
+                after=after,
+                cycles=int(stats["cycles"][i]) if costed else None,
+                vectors=int(stats["vectors"][i]) if costed else None,
+                lane_cycles=int(stats["lane_cycles"][i]) if costed else None,
+            )
+        )
+    return dataclasses.replace(
+        result, vector_ops=tuple(ops), vector=vector, input_shapes=input_shapes or None
     )
 
 
@@ -367,20 +460,29 @@ def simulate_gemm(
 
 
 class ModelInfo(NamedTuple):
-    """A model of the zoo at batch 1."""
+    """A model of the zoo at batch 1 with its default options.
+
+    ``layers`` counts the array layers, ``vector_ops`` the operations off the array; ``weights``
+    counts filter elements, ``params`` every parameter (biases, normalization, embeddings).
+    """
 
     name: str
     layers: int
     macs: int
     weights: int
     description: str
+    params: int = 0
+    vector_ops: int = 0
+    options: Mapping[str, int] = {}
+    source: str = ""
 
 
 def models() -> list[ModelInfo]:
-    """The models of the zoo with their layer count, MACs and filter elements at batch 1."""
+    """The models of the zoo with their layer count, MACs and parameters at batch 1."""
     infos = []
     for name in model_names():
-        workload = MODELS[name](1)
+        workload = get_model(name)
+        spec = MODEL_SPECS.get(name)
         doc = (MODELS[name].__doc__ or "").strip().splitlines()
         infos.append(
             ModelInfo(
@@ -389,6 +491,10 @@ def models() -> list[ModelInfo]:
                 macs=workload.total_macs,
                 weights=workload.total_weights,
                 description=doc[0] if doc else "",
+                params=workload.total_params,
+                vector_ops=len(workload.vector_ops),
+                options=spec.defaults if spec else {},
+                source=spec.source if spec else "",
             )
         )
     return infos

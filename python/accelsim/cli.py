@@ -23,10 +23,11 @@ from typing import Any, NoReturn
 
 from rich import box
 from rich.console import Console
+from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from accelsim.api import ProgressCallback, models, run
+from accelsim.api import ProgressCallback, load_workload, models, run
 from accelsim.config import (
     DATAFLOWS,
     DRAM_MODELS,
@@ -42,12 +43,12 @@ from accelsim.mapping import read_mapping
 from accelsim.results import (
     LayerResult,
     NetworkResult,
+    VectorOpResult,
     memory_stat_catalog,
     stall_stats,
     stat_catalog,
 )
 from accelsim.rundir import write_run_dir
-from accelsim.workloads import get_model
 
 __all__ = ["build_parser", "main"]
 
@@ -105,7 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="simulate a model layer by layer",
         description="Simulate every layer of MODEL on a rows x cols systolic array.",
     )
-    p_run.add_argument("model", nargs="?", metavar="MODEL", help="model name (see `models`)")
+    p_run.add_argument(
+        "model",
+        nargs="?",
+        metavar="MODEL",
+        help="a zoo model (see `models`; options as NAME:opt=value, e.g. bert_base:seq=512) "
+        "or an .onnx file",
+    )
     p_run.add_argument(
         "--pe", metavar="RxC", help="array size ROWSxCOLS, e.g. 32x32 (default 32x32)"
     )
@@ -130,7 +137,23 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         help="overlap the os ofmap drain with the next fold (default on)",
     )
+    p_run.add_argument(
+        "--input-shape",
+        action="append",
+        metavar="NAME=DIMS",
+        help="shape of an ONNX graph input, e.g. input=1x3x224x224 (repeatable)",
+    )
     _add_memory_flags(p_run)
+    vec = p_run.add_argument_group(
+        "vector unit",
+        "Operations off the array (pooling, element-wise, normalization, softmax, ...) are "
+        "listed with their element counts; with a vector unit they are also costed: "
+        "ceil(elements / lanes) * cycles_per_element + latency (docs/workloads.md).",
+    )
+    vec.add_argument("--vector-lanes", type=int, metavar="N", help="vector unit lanes")
+    vec.add_argument(
+        "--vector-latency", type=int, metavar="N", help="vector unit pipeline latency (default 4)"
+    )
     p_run.add_argument("--json", metavar="FILE", help="write results as JSON ('-' = stdout)")
     p_run.add_argument("--csv", metavar="FILE", help="write one CSV row per layer ('-' = stdout)")
     p_run.add_argument("--run-dir", metavar="DIR", help="write config, stats, CSV, metadata")
@@ -256,9 +279,30 @@ def resolve_run_config(args: argparse.Namespace) -> RunConfig:
     if args.engine is not None:
         data["engine"] = args.engine
     _resolve_memory(args, data)
+    _resolve_vector(args, data)
     config = RunConfig.from_dict(data)
-    get_model(config.model, config.batch)  # unknown model: a usage error, before simulating
+    # an unknown model or an ONNX file that cannot be imported: a usage error, before simulating
+    load_workload(config.model, config.batch, config.input_shapes)
     return config
+
+
+def _resolve_vector(args: argparse.Namespace, data: dict[str, Any]) -> None:
+    """Fold ``--input-shape`` and the vector-unit flags into ``data``."""
+    if args.input_shape:
+        from accelsim.workloads.onnx import parse_input_shape
+
+        shapes = dict(data.get("input_shapes") or {})
+        for text in args.input_shape:
+            name, dims = parse_input_shape(text)
+            shapes[name] = list(dims)
+        data["input_shapes"] = shapes
+    flags = {
+        key: value
+        for key, value in (("lanes", args.vector_lanes), ("latency", args.vector_latency))
+        if value is not None
+    }
+    if flags:
+        data["vector"] = {**(data.get("vector") or {}), **flags}
 
 
 DRAM_IDEAL = "ideal"
@@ -349,7 +393,7 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     out = _console()
     err = _console(stderr=True)
 
-    layers = len(get_model(config.model, config.batch))
+    layers = len(load_workload(config.model, config.batch, config.input_shapes))
     label = f"{config.model} ({config.engine} engine)"
     # A bar only where someone watches: engine "fast" takes milliseconds, and on a pipe or
     # a log file a transient bar would leave nothing useful behind.
@@ -364,6 +408,8 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
                 memory=config.memory,
                 tilings=config.tilings,
                 progress=progress,
+                vector=config.vector,
+                input_shapes=config.input_shapes,
             )
         except ConfigError as exc:  # e.g. a tiling that does not fit its buffer
             raise UsageError(str(exc)) from exc
@@ -380,9 +426,22 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     if args.run_dir is not None:
         write_run_dir(result, args.run_dir, argv=[PROG, *argv])
     if show and not (json_to_stdout or csv_to_stdout):
-        out.print(_layer_table(result))
+        table = _layer_table(result)
+        out = _wide_enough(out, table)
+        out.print(table)
         out.print(_totals_table(result))
     return 0
+
+
+def _wide_enough(console: Console, table: Table) -> Console:
+    """On a pipe or file (no terminal width to respect), a console as wide as ``table``: a
+    memory-system run with vector ops is wider than the default 200 columns."""
+    if console.is_terminal or "COLUMNS" in os.environ:
+        return console
+    need = Measurement.get(console, console.options.update(width=10_000), table).maximum
+    if need <= console.width:
+        return console
+    return Console(highlight=False, width=need)
 
 
 @contextmanager
@@ -430,6 +489,10 @@ def _layer_table(result: NetworkResult) -> Table:
     table.add_column("layer", no_wrap=True)
     for name in ("M", "K", "N", "groups", "folds", "cycles", "util %", "MACs"):
         table.add_column(name, justify="right", no_wrap=True)
+    vector_rows = _vector_rows(result)
+    if result.vector_ops:
+        table.add_column("vector op", no_wrap=True)
+        table.add_column("elements", justify="right", no_wrap=True)
     memory = result.memory is not None
     causes = _stall_columns(result) if memory else []
     dram = memory and bool(result.layers) and result.layers[0].dram is not None
@@ -439,6 +502,9 @@ def _layer_table(result: NetworkResult) -> Table:
             headers.insert(-1, "row\nhit %")
         for name in headers:
             table.add_column(name, justify="right", no_wrap=True)
+    extra = len(table.columns) - 11  # memory columns after the vector ones
+    for op in vector_rows.get(None, []):
+        table.add_row(*_vector_cells(op), *[""] * extra, style="dim")
     for r in result.layers:
         cells = [
             r.name,
@@ -451,12 +517,33 @@ def _layer_table(result: NetworkResult) -> Table:
             f"{100 * r.utilization:.1f}",
             _int(r.macs),
         ]
+        if result.vector_ops:
+            cells.insert(9, "")
+            cells.insert(9, "")
         if memory:
             cells += _memory_cells(r, causes)
             if dram and r.dram is not None:
                 cells.insert(-1, f"{100 * float(r.dram['row_hit_rate']):.1f}")
         table.add_row(*cells)
+        for op in vector_rows.get(r.name, []):
+            table.add_row(*_vector_cells(op), *[""] * extra, style="dim")
     return table
+
+
+def _vector_rows(result: NetworkResult) -> dict[str | None, list[VectorOpResult]]:
+    """The vector ops of ``result`` by the array layer they follow."""
+    rows: dict[str | None, list[VectorOpResult]] = {}
+    for op in result.vector_ops:
+        rows.setdefault(op.after, []).append(op)
+    return rows
+
+
+def _vector_cells(op: VectorOpResult) -> list[str]:
+    """A vector op's row: name, cycles ("-" when not modelled), op and elements ("?" when
+    unknown)."""
+    cycles = "-" if op.cycles is None else _int(op.cycles)  # "-": not modelled
+    elements = "?" if op.elements is None else _int(op.elements)
+    return [op.name, "", "", "", "", "", cycles, "", "", f"{op.op} ({op.op_class})", elements]
 
 
 # With a memory system: compute cycles, stall cycles by cause, then DRAM traffic and the tiling.
@@ -504,6 +591,24 @@ def _totals_table(result: NetworkResult) -> Table:
     grid.add_column(style="bold")
     grid.add_column(justify="right")
     grid.add_row("layers", str(len(result)))
+    if result.vector_ops:
+        vector_cycles = result.vector_cycles
+        grid.add_row(
+            "vector ops",
+            f"{len(result.vector_ops)} ({_int(result.vector_elements)} elements)",
+        )
+        grid.add_row("array cycles", _int(result.array_cycles))
+        if vector_cycles is None:
+            grid.add_row("vector cycles", "not modelled (no vector unit; --vector-lanes N)")
+        else:
+            v = result.vector
+            assert v is not None
+            grid.add_row(
+                "vector cycles", f"{_int(vector_cycles)} ({v.lanes} lanes, latency {v.latency})"
+            )
+        unknown = sum(1 for op in result.vector_ops if op.elements is None)
+        if unknown:
+            grid.add_row("vector ops of unknown size", str(unknown))
     grid.add_row("cycles", _int(result.total_cycles))
     grid.add_row("MACs", _int(result.total_macs))
     grid.add_row("utilization", f"{100 * result.utilization:.2f} %")
@@ -543,15 +648,26 @@ def _totals_table(result: NetworkResult) -> Table:
 
 
 def _cmd_models(args: argparse.Namespace, argv: list[str]) -> int:
-    table = Table(title="model zoo (batch 1)", box=box.SIMPLE_HEAD)
+    table = Table(title="model zoo (batch 1, default options)", box=box.SIMPLE_HEAD)
     table.add_column("name", no_wrap=True)
     table.add_column("layers", justify="right")
+    table.add_column("vector\nops", justify="right")
     table.add_column("MACs", justify="right")
     table.add_column("weights", justify="right")
+    table.add_column("params", justify="right")
+    table.add_column("options", no_wrap=True)
     table.add_column("description")
     for info in models():
+        options = ",".join(f"{k}={v}" for k, v in info.options.items()) or "-"
         table.add_row(
-            info.name, str(info.layers), _int(info.macs), _int(info.weights), info.description
+            info.name,
+            str(info.layers),
+            str(info.vector_ops),
+            _int(info.macs),
+            _int(info.weights),
+            _int(info.params),
+            options,
+            info.description,
         )
     _console().print(table)
     return 0

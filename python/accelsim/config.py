@@ -36,6 +36,7 @@ __all__ = [
     "Memory",
     "RunConfig",
     "Tiling",
+    "VectorUnit",
     "check_memory",
     "load_config",
     "parse_pe",
@@ -429,6 +430,117 @@ _MEMORY_INT_FIELDS = (
     "ofmap_base",
 )
 
+VECTOR_KEYS: tuple[str, ...] = ("lanes", "latency", "cycles_per_element")
+#: The classes of vector operations (``VectorUnit.cycles_per_element`` keys).
+VECTOR_OP_CLASSES: tuple[str, ...] = tuple(_core.VECTOR_OP_CLASSES)
+
+
+@dataclass(frozen=True)
+class VectorUnit:
+    """The vector unit beside the array, which runs the operations off the array (pooling,
+    element-wise, activations, normalization, softmax, data movement); ``None`` in its place
+    means those operations are counted but not modelled.
+
+    Args:
+        lanes: elements processed per issued vector.
+        latency: pipeline stages: cycles from the last issue to the last result.
+        cycles_per_element: cycles each lane-wide vector of a class occupies the unit, for the
+            classes whose default (``_core.vector_op_catalog()``) you want to change; resolved
+            on construction to every class of ``VECTOR_OP_CLASSES``.
+
+    An operation of class ``c`` over ``e`` elements takes
+    ``ceil(e / lanes) * cycles_per_element[c] + latency`` cycles (0 if that product is 0);
+    vector operations and array layers run one after another (``docs/workloads.md``).
+    """
+
+    lanes: int = 32
+    latency: int = 4
+    cycles_per_element: Mapping[str, int] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        for name in ("lanes", "latency"):
+            value = _as_int(name, getattr(self, name))
+            if not 0 <= value <= _INT_MAX:
+                raise ConfigError(f"vector.{name} must be an integer from 0 to {_INT_MAX}")
+            object.__setattr__(self, name, value)
+        if not isinstance(self.cycles_per_element, Mapping):
+            raise ConfigError(
+                "vector.cycles_per_element must be a table of op class -> cycles, got "
+                f"{self.cycles_per_element!r}; valid classes: {', '.join(VECTOR_OP_CLASSES)}"
+            )
+        given: dict[str, int] = {}
+        for key, value in self.cycles_per_element.items():
+            if key not in VECTOR_OP_CLASSES:
+                hint = _did_you_mean(str(key), VECTOR_OP_CLASSES)
+                raise ConfigError(
+                    f"vector.cycles_per_element: unknown op class {key!r}; {hint}valid choices: "
+                    f"{', '.join(VECTOR_OP_CLASSES)}"
+                )
+            number = _as_int(f"vector.cycles_per_element.{key}", value)
+            if not 0 <= number <= _INT_MAX:
+                raise ConfigError(
+                    f"vector.cycles_per_element.{key} must be an integer from 0 to {_INT_MAX}, "
+                    f"got {number}"
+                )
+            given[key] = number
+        object.__setattr__(self, "cycles_per_element", given)
+        resolved = self.native.cycles_per_element
+        object.__setattr__(self, "cycles_per_element", dict(resolved))
+
+    @cached_property
+    def native(self) -> _core.VectorUnitConfig:
+        """The native ``VectorUnitConfig``."""
+        try:
+            return _core.VectorUnitConfig(self.lanes, self.latency, dict(self.cycles_per_element))
+        except ConfigError as exc:
+            raise ConfigError(f"vector: {exc}") from exc
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "native"}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, VectorUnit):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    def __hash__(self) -> int:
+        return hash((self.lanes, self.latency, tuple(self.cycles_per_element.items())))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "lanes": self.lanes,
+            "latency": self.latency,
+            "cycles_per_element": dict(self.cycles_per_element),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> VectorUnit:
+        """Build from a mapping; missing keys take their defaults, unknown keys are an error."""
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"vector must be a table of fields, got {data!r}")
+        _check_keys(data, VECTOR_KEYS, where="vector")
+        return cls(**data)
+
+
+def _input_shapes(value: object) -> dict[str, tuple[int, ...]]:
+    """``{input name: dims}`` of an ONNX model's graph inputs, validated."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"input_shapes must be a table of input name -> dims, got {value!r}")
+    out: dict[str, tuple[int, ...]] = {}
+    for name, dims in value.items():
+        if not isinstance(name, str) or not isinstance(dims, (list, tuple)) or not dims:
+            raise ConfigError(
+                f"input_shapes: expected input name -> list of dims, got {name!r}: {dims!r}"
+            )
+        shape = tuple(_as_int(f"input_shapes.{name}", d) for d in dims)
+        if any(d < 1 for d in shape):
+            raise ConfigError(f"input_shapes.{name}: every dim must be positive, got {shape}")
+        out[name] = shape
+    return out
+
+
 TILING_KEYS: tuple[str, ...] = ("m", "k", "n", "order")
 
 
@@ -501,7 +613,16 @@ def _tilings(value: object, where: str = "tilings") -> dict[str, Tiling]:
     return out
 
 
-RUN_KEYS: tuple[str, ...] = ("model", "batch", "engine", "accelerator", "memory", "tilings")
+RUN_KEYS: tuple[str, ...] = (
+    "model",
+    "batch",
+    "engine",
+    "accelerator",
+    "memory",
+    "tilings",
+    "vector",
+    "input_shapes",
+)
 
 
 @dataclass(frozen=True)
@@ -520,8 +641,15 @@ class RunConfig:
     accelerator: Accelerator = field(default_factory=Accelerator)
     memory: Memory | None = None
     tilings: Mapping[str, Tiling] = field(default_factory=dict, hash=False)
+    #: The vector unit (``None``: vector ops are counted, not modelled).
+    vector: VectorUnit | None = None
+    #: Graph input shapes of an ONNX ``model`` (``{name: dims}``).
+    input_shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
+        if self.vector is not None and not isinstance(self.vector, VectorUnit):
+            raise ConfigError(f"vector must be a VectorUnit or None, got {self.vector!r}")
+        object.__setattr__(self, "input_shapes", _input_shapes(self.input_shapes))
         if not isinstance(self.model, str) or not self.model:
             raise ConfigError(f"model must be a non-empty string, got {self.model!r}")
         batch = _as_int("batch", self.batch)
@@ -548,6 +676,10 @@ class RunConfig:
             data["memory"] = self.memory.to_dict()
         if self.tilings:
             data["tilings"] = {name: t.to_dict() for name, t in self.tilings.items()}
+        if self.vector is not None:
+            data["vector"] = self.vector.to_dict()
+        if self.input_shapes:
+            data["input_shapes"] = {name: list(dims) for name, dims in self.input_shapes.items()}
         return data
 
     @classmethod
@@ -567,6 +699,8 @@ class RunConfig:
             accelerator=acc,
             memory=None if memory is None else Memory.from_dict(memory),
             tilings=_tilings(data.get("tilings")),
+            vector=None if data.get("vector") is None else VectorUnit.from_dict(data["vector"]),
+            input_shapes=_input_shapes(data.get("input_shapes")),
         )
 
 
@@ -642,6 +776,12 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
             raise ConfigError(f"config: 'memory' must be a table of fields, got {memory!r}")
         _check_keys(memory, MEMORY_KEYS, where="memory")
     _tilings(data.get("tilings"))
+    vector = data.get("vector")
+    if vector is not None:
+        if not isinstance(vector, Mapping):
+            raise ConfigError(f"config: 'vector' must be a table of fields, got {vector!r}")
+        _check_keys(vector, VECTOR_KEYS, where="vector")
+    _input_shapes(data.get("input_shapes"))
     return data
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from accelsim import _core
-from accelsim.config import Accelerator, Memory, Tiling
+from accelsim.config import Accelerator, Memory, Tiling, VectorUnit
 from accelsim.errors import SimulationError
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "LayerResult",
     "NetworkResult",
     "StatInfo",
+    "VectorOpResult",
     "memory_stat_catalog",
     "stall_stats",
     "stat_catalog",
@@ -301,11 +302,55 @@ class LayerResult(_ExtraStats):
 
 
 @dataclass(frozen=True)
+class VectorOpResult:
+    """An operation off the array (pooling, element-wise, normalization, softmax, ...).
+
+    ``after`` names the array layer it follows (``None``: before the first). ``elements`` is
+    ``None`` when the importer could not tell. ``cycles``, ``vectors`` and ``lane_cycles`` come
+    from the vector unit (``_core.vector_stat_catalog()``); all three are ``None`` when the run
+    has no vector unit (the op is counted, not modelled) or its elements are unknown.
+    """
+
+    name: str
+    op: str
+    op_class: str
+    elements: int | None
+    params: int
+    after: str | None
+    cycles: int | None = None
+    vectors: int | None = None
+    lane_cycles: int | None = None
+
+    @property
+    def modelled(self) -> bool:
+        return self.cycles is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": "vector",
+            "op": self.op,
+            "op_class": self.op_class,
+            "elements": self.elements,
+            "params": self.params,
+            "after": self.after,
+            "cycles": self.cycles,
+            "vectors": self.vectors,
+            "lane_cycles": self.lane_cycles,
+        }
+
+
+@dataclass(frozen=True)
 class NetworkResult:
     """Statistics of a whole workload; its layers run one after another.
 
     ``batch`` is ``None`` for a user-built :class:`~accelsim.workloads.Workload` (its batch is
     part of its layer shapes). ``memory`` is the memory system, ``None`` for ideal memory.
+
+    ``vector_ops`` are the operations off the array, in order; with a ``vector`` unit they are
+    costed and their cycles are part of ``total_cycles`` (they run after the layer they follow,
+    without overlap); without one they are listed but not modelled. ``input_shapes`` are the
+    graph input shapes given for an ONNX model.
     """
 
     model: str
@@ -314,6 +359,9 @@ class NetworkResult:
     accelerator: Accelerator
     layers: tuple[LayerResult, ...]
     memory: Memory | None = None
+    vector_ops: tuple[VectorOpResult, ...] = ()
+    vector: VectorUnit | None = None
+    input_shapes: Mapping[str, tuple[int, ...]] | None = None
 
     def __len__(self) -> int:
         return len(self.layers)
@@ -325,9 +373,27 @@ class NetworkResult:
         raise KeyError(f"no layer named {name!r} in {self.model!r}")
 
     @property
-    def total_cycles(self) -> int:
-        """Sum of the layers' cycles (layers run back to back)."""
+    def array_cycles(self) -> int:
+        """Sum of the array layers' cycles (layers run back to back)."""
         return sum(r.cycles for r in self.layers)
+
+    @property
+    def vector_cycles(self) -> int | None:
+        """Sum of the vector ops' cycles on the vector unit (``None`` without a vector unit)."""
+        if self.vector is None:
+            return None
+        return sum(r.cycles or 0 for r in self.vector_ops)
+
+    @property
+    def vector_elements(self) -> int:
+        """Elements processed by the vector ops whose element count is known."""
+        return sum(r.elements or 0 for r in self.vector_ops)
+
+    @property
+    def total_cycles(self) -> int:
+        """Array cycles plus, with a vector unit, vector-unit cycles (everything runs one
+        after another)."""
+        return self.array_cycles + (self.vector_cycles or 0)
 
     @property
     def total_macs(self) -> int:
@@ -392,6 +458,10 @@ class NetworkResult:
         if self.memory is not None:
             config["memory"] = self.memory.to_dict()
             config["tilings"] = {name: t.to_dict() for name, t in self.tilings.items()}
+        if self.vector is not None:
+            config["vector"] = self.vector.to_dict()
+        if self.input_shapes:
+            config["input_shapes"] = {k: list(v) for k, v in self.input_shapes.items()}
         return config
 
     def to_dict(self) -> dict[str, Any]:
@@ -411,6 +481,11 @@ class NetworkResult:
             data["dram_write_bytes"] = totals["dram_write_bytes"]
             data["dram_bytes_per_cycle"] = self.dram_bandwidth
         data["layers"] = [r.to_dict() for r in self.layers]
+        if self.vector_ops:
+            data["array_cycles"] = self.array_cycles
+            data["vector_cycles"] = self.vector_cycles
+            data["vector_elements"] = self.vector_elements
+            data["vector_ops"] = [r.to_dict() for r in self.vector_ops]
         return data
 
     def to_json(self, indent: int | None = 2) -> str:

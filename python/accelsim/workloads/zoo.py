@@ -572,7 +572,7 @@ def vit_b_16(batch: int = 1) -> Workload:
     options=(("seq", 128, 1, 512),),
 )
 def bert_base(batch: int = 1, seq: int = 128) -> Workload:
-    """BERT-base encoder (uncased) at sequence length ``seq`` (default 128; up to 512)."""
+    """BERT-base encoder (uncased) at sequence length seq (default 128, up to 512)."""
     width, heads, mlp, depth, vocab = 768, 12, 3072, 12, 30522
     net = _Net(batch)
     tokens = batch * seq
@@ -636,11 +636,11 @@ def _gpt2(name: str, batch: int, new: int, past: int) -> Workload:
 
 @register_model("gpt2_prefill", source=_GPT2_SOURCE, options=(("prompt", 128, 1, 1024),))
 def gpt2_prefill(batch: int = 1, prompt: int = 128) -> Workload:
-    """GPT-2 small, prefill: a ``prompt``-token prompt (default 128) into an empty KV cache."""
+    """GPT-2 small, prefill: a prompt of prompt tokens (default 128) into an empty KV cache."""
     return _gpt2("gpt2_prefill", batch, prompt, 0)
 
 
 @register_model("gpt2_decode", source=_GPT2_SOURCE, options=(("context", 128, 0, 1023),))
 def gpt2_decode(batch: int = 1, context: int = 128) -> Workload:
-    """GPT-2 small, decode: one new token with ``context`` tokens in the KV cache (default 128)."""
+    """GPT-2 small, decode: one new token with context tokens in the KV cache (default 128)."""
     return _gpt2("gpt2_decode", batch, 1, context)
