@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from accelsim import _core
+import accelsim
+from accelsim import VectorUnit, _core
+from accelsim.cli import main
 from accelsim.errors import ConfigError, WorkloadError
-from accelsim.workloads import VECTOR_OP_CLASSES, VectorOp
+from accelsim.workloads import VECTOR_OP_CLASSES, VectorOp, get_model
 
 
 def expected_cycles(elements: int, lanes: int, cpe: int, latency: int) -> int:
@@ -94,3 +98,103 @@ def test_vector_op_validation() -> None:
         VectorOp("r", "Relu", "elementwise", -1)
     with pytest.raises(WorkloadError, match="op must be a non-empty string"):
         VectorOp("r", "", "elementwise", 1)
+
+
+# ---- vector ops in runs ------------------------------------------------------------------------
+
+
+def test_run_without_a_vector_unit_lists_ops_not_modelled() -> None:
+    result = accelsim.run("resnet18")
+    wl = get_model("resnet18")
+    assert [r.name for r in result.vector_ops] == [op.name for op in wl.vector_ops]
+    assert all(r.cycles is None and not r.modelled for r in result.vector_ops)
+    assert result.vector_cycles is None
+    assert result.total_cycles == result.array_cycles == sum(r.cycles for r in result.layers)
+    assert result.vector_elements == wl.total_vector_elements
+    data = result.to_dict()
+    assert len(data["layers"]) == 21 and len(data["vector_ops"]) == 47
+    assert data["vector_ops"][0] == {
+        "name": "bn1",
+        "kind": "vector",
+        "op": "BatchNormalization",
+        "op_class": "normalization",
+        "elements": 64 * 112 * 112,
+        "params": 128,
+        "after": "conv1",
+        "cycles": None,
+        "vectors": None,
+        "lane_cycles": None,
+    }
+
+
+@pytest.mark.parametrize("memory", [None, accelsim.Memory(bandwidth=32)])
+def test_run_with_a_vector_unit_adds_its_cycles(memory: accelsim.Memory | None) -> None:
+    unit = VectorUnit(lanes=16, latency=3, cycles_per_element={"normalization": 2})
+    acc = accelsim.Accelerator(rows=16, cols=16)
+    result = accelsim.run("bert_base:seq=64", acc, memory=memory, vector=unit)
+    wl = get_model("bert_base:seq=64")
+    for r, op in zip(result.vector_ops, wl.vector_ops, strict=True):
+        assert op.elements is not None
+        cpe = unit.cycles_per_element[op.op_class]
+        assert r.cycles == expected_cycles(op.elements, 16, cpe, 3)
+        assert r.lane_cycles == 16 * r.cycles
+    assert result.vector_cycles == sum(r.cycles or 0 for r in result.vector_ops) > 0
+    assert result.total_cycles == result.array_cycles + result.vector_cycles
+    plain = accelsim.run("bert_base:seq=64", acc, memory=memory)
+    assert plain.total_cycles == result.array_cycles
+    softmax = next(r for r in result.vector_ops if r.op == "Softmax")
+    assert softmax.cycles == math.ceil(12 * 64 * 64 / 16) * 5 + 3
+    assert result.config_dict()["vector"] == unit.to_dict()
+    assert result.to_dict()["vector_cycles"] == result.vector_cycles
+
+
+def test_vector_unit_config() -> None:
+    unit = VectorUnit(8, 0, {"softmax": 7})
+    assert unit.cycles_per_element["softmax"] == 7
+    assert unit.cycles_per_element["elementwise"] == 1
+    assert VectorUnit.from_dict(unit.to_dict()) == unit
+    assert hash(VectorUnit.from_dict(unit.to_dict())) == hash(unit)
+    with pytest.raises(ConfigError, match="unknown op class 'softmx'; did you mean 'softmax'"):
+        VectorUnit(8, 0, {"softmx": 1})
+    with pytest.raises(ConfigError, match="lanes"):
+        VectorUnit(0)
+    with pytest.raises(ConfigError, match="unknown vector key 'lane'"):
+        VectorUnit.from_dict({"lane": 3})
+    with pytest.raises(ConfigError, match="vector must be a VectorUnit"):
+        accelsim.run("resnet18", vector=4)  # type: ignore[arg-type]
+
+
+def test_cli_vector_unit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run_dir = tmp_path / "run"
+    args = ["run", "mobilenet_v2", "--pe", "16x16", "--vector-lanes", "8", "--run-dir"]
+    assert main([*args, str(run_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "vector cycles" in out and "(8 lanes, latency 4)" in out
+    assert "Clip (elementwise)" in out
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["vector"]["lanes"] == 8 and config["vector"]["latency"] == 4
+    stats = json.loads((run_dir / "stats.json").read_text())
+    assert stats["total_cycles"] == stats["array_cycles"] + stats["vector_cycles"]
+    toml = tmp_path / "c.toml"
+    toml.write_text(
+        'model = "mobilenet_v2"\n[accelerator]\nrows = 16\ncols = 16\n'
+        "[vector]\nlanes = 8\n[vector.cycles_per_element]\npooling = 3\n"
+    )
+    assert main(["run", "--config", str(toml), "--json", "-"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["config"]["vector"]["cycles_per_element"]["pooling"] == 3
+    assert main(["run", "--config", str(run_dir / "config.json"), "--json", "-"]) == 0
+    assert json.loads(capsys.readouterr().out)["total_cycles"] == stats["total_cycles"]
+    assert main(["run", "resnet18", "--vector-lanes", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "lanes" in err
+
+
+def test_cli_models_lists_the_zoo(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    for info in accelsim.models():
+        row = next(line for line in out.splitlines() if line.split()[:1] == [info.name])
+        assert f"{info.macs:,}" in row and f"{info.params:,}" in row
+        assert str(info.layers) in row.split() and str(info.vector_ops) in row.split()
+    assert "seq=128" in out and "context=128" in out

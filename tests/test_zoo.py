@@ -7,7 +7,10 @@ from __future__ import annotations
 import csv
 import io
 
+import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import accelsim
 from accelsim.errors import WorkloadError
@@ -368,3 +371,92 @@ def test_scalesim_rows(tmp_path: object) -> None:
         Workload("x", [ConvLayer("d", 1, 1, 1, 9, 9, 3, 3, dilation=2)]).to_scalesim_csv()
     with pytest.raises(WorkloadError, match="'s': SCALE-Sim topologies have one stride"):
         Workload("x", [ConvLayer("s", 1, 1, 1, 9, 9, 3, 3, stride=(1, 2))]).to_scalesim_csv()
+
+
+# ---- conv lowering: im2col on the register-level array equals a direct convolution ------------
+
+
+def direct_conv(x: np.ndarray, w: np.ndarray, layer: ConvLayer) -> np.ndarray:
+    """Direct convolution: for every filter tap (r, s), a strided window of the padded ifmap."""
+    (sh, sw), (dh, dw) = layer.stride_hw, layer.dilation_hw
+    xp = np.pad(
+        x.astype(np.int64),
+        ((0, 0), (0, 0), (layer.pad_top, layer.pad_bottom), (layer.pad_left, layer.pad_right)),
+    )
+    g, cg, kg = layer.groups, layer.c // layer.groups, layer.k // layer.groups
+    out = np.zeros((layer.n, layer.k, layer.p, layer.q), dtype=np.int64)
+    for r in range(layer.r):
+        for s in range(layer.s):
+            rows = slice(r * dh, r * dh + sh * (layer.p - 1) + 1, sh)
+            cols = slice(s * dw, s * dw + sw * (layer.q - 1) + 1, sw)
+            window = xp[:, :, rows, cols]
+            for i in range(g):
+                out[:, i * kg : (i + 1) * kg] += np.einsum(
+                    "ncpq,kc->nkpq",
+                    window[:, i * cg : (i + 1) * cg],
+                    w[i * kg : (i + 1) * kg, :, r, s].astype(np.int64),
+                )
+    return out
+
+
+def im2col(x: np.ndarray, layer: ConvLayer, group: int) -> np.ndarray:
+    """Rows (n, p, q), columns (c, r, s) of one group's input channels."""
+    (sh, sw), (dh, dw) = layer.stride_hw, layer.dilation_hw
+    xp = np.pad(
+        x, ((0, 0), (0, 0), (layer.pad_top, layer.pad_bottom), (layer.pad_left, layer.pad_right))
+    )
+    cg = layer.c // layer.groups
+    rows = []
+    for n in range(layer.n):
+        for p in range(layer.p):
+            for q in range(layer.q):
+                patch = xp[
+                    n,
+                    group * cg : (group + 1) * cg,
+                    p * sh : p * sh + dh * (layer.r - 1) + 1 : dh,
+                    q * sw : q * sw + dw * (layer.s - 1) + 1 : dw,
+                ]
+                rows.append(patch.reshape(-1))
+    return np.stack(rows)
+
+
+@st.composite
+def small_convs(draw: st.DrawFn) -> ConvLayer:
+    groups = draw(st.integers(1, 3))
+    c = groups * draw(st.integers(1, 3))
+    k = groups * draw(st.integers(1, 3))
+    r, s = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    pad = tuple(draw(st.integers(0, 2)) for _ in range(4))
+    h = draw(st.integers(max(1, dilation[0] * (r - 1) + 1 - pad[0] - pad[1]), 7))
+    w = draw(st.integers(max(1, dilation[1] * (s - 1) + 1 - pad[2] - pad[3]), 7))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    n = draw(st.integers(1, 2))
+    return ConvLayer("conv", n, c, k, h, w, r, s, stride, pad, dilation, groups)  # type: ignore[arg-type]
+
+
+@given(
+    layer=small_convs(),
+    rows=st.integers(1, 5),
+    cols=st.integers(1, 5),
+    dataflow=st.sampled_from(["ws", "os", "is"]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_im2col_on_the_pe_engine_equals_direct_conv(
+    layer: ConvLayer, rows: int, cols: int, dataflow: str, seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-128, 128, (layer.n, layer.c, layer.h, layer.w), dtype=np.int8)
+    w = rng.integers(-128, 128, (layer.k, layer.c // layer.groups, layer.r, layer.s), dtype=np.int8)
+    m, k, n, g = layer.gemm()
+    kg = layer.k // g
+    a = np.stack([im2col(x, layer, i) for i in range(g)])
+    b = np.stack([w[i * kg : (i + 1) * kg].reshape(kg, -1).T for i in range(g)])
+    assert a.shape == (g, m, k) and b.shape == (g, k, n)
+    acc = accelsim.Accelerator(rows=rows, cols=cols, dataflow=dataflow)
+    if g == 1:  # one GEMM takes 2-D operands
+        a, b = a[0], b[0]
+    result = accelsim.simulate_gemm(m, k, n, acc, engine="pe", a=a, b=b, groups=g)
+    assert result.output is not None and result.macs == layer.macs
+    out = result.output.reshape(g, layer.n, layer.p, layer.q, kg).transpose(1, 0, 4, 2, 3)
+    assert (out.reshape(layer.n, layer.k, layer.p, layer.q) == direct_conv(x, w, layer)).all()

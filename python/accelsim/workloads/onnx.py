@@ -543,8 +543,13 @@ def _einsum(onnx: Any, g: _Graph, node: Any, name: str) -> list[Op]:
     equation = _attrs(onnx, node).get("equation", b"")
     equation = equation.decode() if isinstance(equation, bytes) else str(equation)
     equation = equation.replace(" ", "")
-    if len(node.input) != 2:
+    if len(node.input) == 1:
         return [_vector(onnx, g, node, name)]  # a transpose, trace or reduction of one tensor
+    if len(node.input) != 2:
+        raise WorkloadError(
+            f"{g.source}: node {name!r} (Einsum): {equation!r} has {len(node.input)} operands; "
+            "only products of two operands are mapped"
+        )
     shapes = [g.need(name, "Einsum", i) for i in node.input]
     lhs, arrow, out = equation.partition("->")
     terms = lhs.split(",")
