@@ -279,3 +279,23 @@ def vector_op_catalog() -> list[tuple[str, int, str]]:
 
 def vector_stat_catalog() -> list[tuple[str, str, str]]:
     """Every statistic of a vector operation as ``(name, unit, description)``."""
+
+# ---- SCALE-Sim 3.0.0 compatibility (rust/accelsim-py/src/scalesim.rs) -------------------------
+
+__all__ += ["scalesim_catalog", "scalesim_simulate"]
+
+def scalesim_simulate(
+    layers: Sequence[tuple[int, int, int, int, int, int, int, int]],
+    rows: int,
+    cols: int,
+    dataflow: str,
+    ifmap_kb: int,
+    filter_kb: int,
+    ofmap_kb: int,
+) -> dict[str, NDArray[Any]]:
+    """SCALE-Sim 3.0.0's CALC-mode reports for ``layers`` given as ``(ifmap_h, ifmap_w,
+    filter_h, filter_w, channels, filters, stride_h, stride_w)``: one column (int64 or float64)
+    per name of ``scalesim_catalog()``, plus ``m``, ``k``, ``n`` (GIL released, Ctrl-C stops it)."""
+
+def scalesim_catalog() -> list[tuple[str, str, str]]:
+    """Every per-layer figure of ``scalesim_simulate`` as ``(name, unit, description)``."""

@@ -174,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_stats.set_defaults(handler=_cmd_stats)
     _add_dram_command(sub, common)
+    _add_scalesim_command(sub, common)
     return parser
 
 
@@ -792,6 +793,64 @@ def _cmd_dram(args: argparse.Namespace, argv: list[str]) -> int:
             f"cycles in accelerator cycles at {result.freq_mhz:g} MHz (rounded up)",
         )
     _console().print(table)
+    return 0
+
+
+# --- scalesim ---------------------------------------------------------------------------------
+
+
+def _add_scalesim_command(sub: Any, common: argparse.ArgumentParser) -> None:
+    from accelsim.scalesim.command import add_arguments
+
+    p = sub.add_parser(
+        "scalesim",
+        parents=[common],
+        help="reproduce SCALE-Sim 3.0.0's reports from its .cfg and topology files",
+        description="Read a SCALE-Sim config (-c) and topology (-t) and write its "
+        "COMPUTE_REPORT.csv, BANDWIDTH_REPORT.csv and DETAILED_ACCESS_REPORT.csv to "
+        "OUTDIR/<run_name>/, as SCALE-Sim 3.0.0 does in CALC mode; see docs/scalesim.md.",
+    )
+    add_arguments(p)
+    p.set_defaults(handler=_cmd_scalesim)
+
+
+def _cmd_scalesim(args: argparse.Namespace, argv: list[str]) -> int:
+    from accelsim.errors import WorkloadError
+    from accelsim.scalesim.command import run_command
+
+    try:
+        done = run_command(args)
+    except (ConfigError, WorkloadError) as exc:
+        raise UsageError(str(exc)) from exc
+    if args.quiet:
+        return 0
+    result, c = done.result, done.result.config
+    table = Table(
+        title=f"SCALE-Sim model: {args.topology} on {c.rows}x{c.cols} {c.dataflow} "
+        f"(reports in {done.report_dir})",
+        box=box.SIMPLE_HEAD,
+    )
+    table.add_column("id", justify="right")
+    table.add_column("layer", no_wrap=True)
+    for name in ("M", "K", "N", "folds", "cycles", "stalls", "util %", "mapping %", "DRAM rd"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for i, (layer, row) in enumerate(zip(result.layers, result.rows, strict=True)):
+        table.add_row(
+            str(i),
+            layer.name,
+            _int(layer.m),
+            _int(layer.k),
+            _int(layer.n),
+            _int(int(row["folds"])),
+            _int(int(row["total_cycles"])),
+            _int(int(row["stall_cycles"])),
+            f"{row['overall_util']:.2f}",
+            f"{row['mapping_efficiency']:.2f}",
+            _int(int(row["ifmap_dram_reads"]) + int(row["filter_dram_reads"])),
+        )
+    _console().print(table)
+    total = sum(int(v) for v in result.column("total_cycles"))
+    _console().print(f"{len(result)} layers, {_int(total)} cycles (sum of their Total Cycles)")
     return 0
 
 

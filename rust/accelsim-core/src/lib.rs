@@ -15,6 +15,7 @@ pub mod fast;
 pub mod gemm;
 pub mod memory;
 pub mod pe;
+pub mod scalesim;
 pub mod sim;
 pub mod stats;
 pub mod timing;

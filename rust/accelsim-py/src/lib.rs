@@ -17,6 +17,7 @@ use std::sync::Mutex;
 
 mod dram;
 mod memory;
+mod scalesim;
 mod vector;
 
 /// Raise the `accelsim.errors` class matching a core error.
@@ -392,6 +393,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stat_catalog, m)?)?;
     memory::register(m)?;
     dram::register(m)?;
+    scalesim::register(m)?;
     vector::register(m)?;
     Ok(())
 }
