@@ -198,3 +198,10 @@ def test_cli_models_lists_the_zoo(capsys: pytest.CaptureFixture[str]) -> None:
         assert f"{info.macs:,}" in row and f"{info.params:,}" in row
         assert str(info.layers) in row.split() and str(info.vector_ops) in row.split()
     assert "seq=128" in out and "context=128" in out
+
+
+def test_cli_stats_lists_vector_statistics(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["stats"]) == 0
+    out = capsys.readouterr().out
+    for name, unit, _ in _core.vector_stat_catalog():
+        assert any(line.split()[:2] == [name, unit] for line in out.splitlines())

@@ -693,6 +693,17 @@ def _cmd_stats(args: argparse.Namespace, argv: list[str]) -> int:
     for info in memory_stat_catalog():
         memory.add_row(info.name, info.unit, info.description)
     console.print(memory)
+    from accelsim import _core
+
+    vector = Table(
+        title="vector-unit statistics (per vector op; runs with --vector-lanes)",
+        box=box.SIMPLE_HEAD,
+    )
+    for column in ("name", "unit", "description"):
+        vector.add_column(column, no_wrap=column != "description")
+    for name, unit, description in _core.vector_stat_catalog():
+        vector.add_row(name, unit, description)
+    console.print(vector)
     return 0
 
 
