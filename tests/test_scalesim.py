@@ -7,11 +7,15 @@ these tests never run SCALE-Sim.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
+import operator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from accelsim import cli, scalesim
 from accelsim.errors import ConfigError, WorkloadError
@@ -242,3 +246,89 @@ def test_api_columns_and_layers() -> None:
         scalesim.ScaleSimLayer("x", 2, 2, 3, 1, 1, 1, 1, 1)
     with pytest.raises(ConfigError, match="run_name"):
         scalesim.ScaleSimConfig("a/b", 4, 4, "ws", 1, 1, 1)
+
+
+# ---- the compute report against its formulas (docs/scalesim.md), re-derived in Python --------
+
+layer_dims = st.integers(1, 12)
+
+
+@st.composite
+def scalesim_cases(draw: st.DrawFn) -> tuple[scalesim.ScaleSimConfig, scalesim.ScaleSimLayer]:
+    h, w = draw(layer_dims), draw(layer_dims)
+    layer = scalesim.ScaleSimLayer(
+        "L",
+        h,
+        w,
+        draw(st.integers(1, h)),
+        draw(st.integers(1, w)),
+        draw(st.integers(1, 5)),
+        draw(st.integers(1, 20)),
+        *[draw(st.integers(1, 3))] * 2,
+    )
+    config = scalesim.ScaleSimConfig(
+        "case",
+        draw(st.integers(1, 10)),
+        draw(st.integers(1, 10)),
+        draw(st.sampled_from(scalesim.DATAFLOWS)),
+        draw(st.integers(1, 3)),
+        draw(st.integers(1, 3)),
+        draw(st.integers(1, 3)),
+    )
+    return config, layer
+
+
+def _sum_311(values: list[float]) -> float:
+    """``sum()`` of floats as CPython <= 3.11 (which made the fixtures) computes it: left to
+    right; 3.12+ compensates (docs/scalesim.md)."""
+    return functools.reduce(operator.add, values)
+
+
+def _expected_compute(c: scalesim.ScaleSimConfig, layer: scalesim.ScaleSimLayer) -> dict[str, Any]:
+    r, cc, m, k, n = c.rows, c.cols, layer.m, layer.k, layer.n
+    ceil = lambda a, b: -(-a // b)  # noqa: E731
+    if c.dataflow == "ws":
+        t, outer, inner, lines = m, ceil(n, cc), ceil(k, r), m + 2 * r + cc - 2
+        used = [min(r, k - i * r) * min(cc, n - o * cc) for o in range(outer) for i in range(inner)]
+        util_cycles = 2 * r + 2 * cc + t - 3
+        sram = (outer * m * k, k * n, inner * m * n)
+    elif c.dataflow == "os":
+        t, outer, inner, lines = k, ceil(n, cc), ceil(m, r), k + r + cc - 2
+        used = [min(r, m - i * r) * min(cc, n - o * cc) for o in range(outer) for i in range(inner)]
+        util_cycles = t + r + cc - 2
+        sram = (outer * k * m, inner * k * n, m * n + outer * inner * (r + cc))
+    else:
+        t, outer, inner, lines = n, ceil(m, cc), ceil(k, r), n + 2 * r + cc - 2
+        used = [min(r, k - i * r) * min(cc, m - o * cc) for o in range(outer) for i in range(inner)]
+        util_cycles = 2 * r + 2 * cc + t - 3
+        sram = (k * m, outer * n * k, inner * n * m)
+    total = outer * inner * lines - 1
+    pes = r * cc
+    return {
+        "folds": outer * inner,
+        "total_cycles": total,
+        "stall_cycles": 0,
+        "overall_util": m * k * n * 100 / (total * pes),
+        "mapping_efficiency": _sum_311([u / pes for u in used]) / len(used) * 100,
+        "compute_util": _sum_311([u * t / (pes * util_cycles) for u in used]) / len(used) * 100,
+        "ifmap_sram_reads": sram[0],
+        "filter_sram_reads": sram[1],
+        "ofmap_sram_writes": sram[2],
+    }
+
+
+@given(scalesim_cases())
+def test_compute_report_follows_scalesims_formulas(
+    case: tuple[scalesim.ScaleSimConfig, scalesim.ScaleSimLayer],
+) -> None:
+    config, layer = case
+    assume(not (layer.m == layer.k == layer.n == 1 and config.rows == config.cols == 1))
+    try:
+        row = scalesim.simulate(config, [layer]).rows[0]
+    except WorkloadError as exc:  # SCALE-Sim divides by zero on a one-cycle layer
+        assert "ZeroDivisionError" in str(exc)
+        return
+    expected = _expected_compute(config, layer)
+    assert {key: row[key] for key in expected} == expected
+    assert row["total_cycles_incl_prefetch"] >= row["total_cycles"]
+    assert row["filter_dram_reads"] <= row["filter_sram_reads"]
