@@ -3,9 +3,9 @@
 //! the valid names on error.
 
 use crate::error::{Error, Result};
-use std::fmt;
-use std::str::FromStr;
 
+/// A closed set of names (case-insensitive on input) that lists the valid names on error;
+/// every component chosen by name (dataflow, drain edge, engine, DRAM preset, mapping) uses it.
 macro_rules! named_enum {
     ($(#[$meta:meta])* $name:ident, $field:literal, { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
@@ -23,26 +23,28 @@ macro_rules! named_enum {
             }
         }
 
-        impl FromStr for $name {
-            type Err = Error;
-            fn from_str(s: &str) -> Result<Self> {
-                match s.trim().to_ascii_lowercase().as_str() {
-                    $($text => Ok($name::$variant),)+
-                    _ => Err(Error::config(
-                        $field,
-                        format!("unknown value '{}'; valid choices: {}", s, Self::NAMES.join(", ")),
-                    )),
-                }
+        impl std::str::FromStr for $name {
+            type Err = $crate::error::Error;
+            fn from_str(s: &str) -> $crate::error::Result<Self> {
+                let key = s.trim();
+                $(if key.eq_ignore_ascii_case($text) {
+                    return Ok($name::$variant);
+                })+
+                Err($crate::error::Error::config(
+                    $field,
+                    format!("unknown value '{}'; valid choices: {}", s, Self::NAMES.join(", ")),
+                ))
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.name())
             }
         }
     };
 }
+pub(crate) use named_enum;
 
 named_enum!(
     /// Which operand stays in the PEs while the other streams through.

@@ -7,8 +7,9 @@
 //! bank index within the rank with the bank-group bits in its low part.
 
 use super::spec::Organization;
+use crate::config::named_enum;
 
-dram_named!(
+named_enum!(
     /// The address mappings, named most significant field first.
     Mapping, "mapping", {
         /// Row : bank : rank : column : channel. Consecutive bursts stay in one row of one bank

@@ -11,46 +11,6 @@
 //!
 //! `docs/dram.md` specifies the model; `tests/dram_timing.rs` holds it to the constraint table.
 
-/// A closed set of names (case-insensitive on input), listing the valid names on error.
-macro_rules! dram_named {
-    ($(#[$meta:meta])* $name:ident, $field:literal, { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name { $($(#[$vmeta])* $variant),+ }
-
-        impl $name {
-            /// Every valid name, in declaration order.
-            pub const NAMES: &'static [&'static str] = &[$($text),+];
-            /// Every variant, in declaration order.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn name(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-        }
-
-        impl std::str::FromStr for $name {
-            type Err = $crate::error::Error;
-            fn from_str(s: &str) -> $crate::error::Result<Self> {
-                let key = s.trim();
-                $(if key.eq_ignore_ascii_case($text) {
-                    return Ok($name::$variant);
-                })+
-                Err($crate::error::Error::config(
-                    $field,
-                    format!("unknown value '{}'; valid choices: {}", s, Self::NAMES.join(", ")),
-                ))
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.name())
-            }
-        }
-    };
-}
-
 pub mod controller;
 pub mod mapping;
 pub mod spec;

@@ -5,9 +5,10 @@
 //! Sources of the preset values are listed in `docs/dram.md`.
 
 use super::mapping::Mapping;
+use crate::config::named_enum;
 use crate::error::{Error, Result};
 
-dram_named!(
+named_enum!(
     /// The built-in DRAM presets.
     DramPreset, "dram", {
         /// DDR4-2400R (16-16-16), one x64 rank of 8 Gb x8 devices.
