@@ -15,6 +15,9 @@ Quick start::
     result = accelsim.run("resnet18", acc, memory=memory)  # + stalls, DRAM bytes, tilings
     accelsim.write_mapping(result, "resnet18.mapping.json")  # replay: tilings=read_mapping(...)
 
+    found = accelsim.search("resnet18", acc, memory=memory)  # tilings and schedule searched
+    found.write_mapping("resnet18.search.json")  # accelsim run --mapping replays found.cycles
+
 The cycle model lives in the Rust crate ``accelsim-core`` (native module ``accelsim._core``);
 this package adds configuration, workloads, results and the ``accelsim`` command line.
 """
@@ -49,7 +52,7 @@ from accelsim.config import (  # noqa: E402
     parse_size,
 )
 from accelsim.errors import AccelsimError, ConfigError, SimulationError, WorkloadError  # noqa: E402
-from accelsim.mapping import read_mapping, write_mapping  # noqa: E402
+from accelsim.mapping import Schedule, read_mapping, read_schedule, write_mapping  # noqa: E402
 from accelsim.results import (  # noqa: E402
     GemmResult,
     LayerResult,
@@ -60,6 +63,14 @@ from accelsim.results import (  # noqa: E402
     stat_catalog,
 )
 from accelsim.rundir import write_run_dir  # noqa: E402
+from accelsim.search import (  # noqa: E402
+    SEARCH_OBJECTIVES,
+    SEARCH_STRATEGIES,
+    LayerSearch,
+    SearchResult,
+    run_schedule,
+    search,
+)
 from accelsim.workloads import (  # noqa: E402
     ConvLayer,
     GemmLayer,
@@ -77,6 +88,8 @@ __all__ = [
     "ENGINES",
     "LOOP_ORDERS",
     "OS_DRAIN_EDGES",
+    "SEARCH_OBJECTIVES",
+    "SEARCH_STRATEGIES",
     "Accelerator",
     "AccelsimError",
     "ConfigError",
@@ -85,11 +98,14 @@ __all__ = [
     "GemmResult",
     "GemmShape",
     "LayerResult",
+    "LayerSearch",
     "MatmulLayer",
     "Memory",
     "ModelInfo",
     "NetworkResult",
     "RunConfig",
+    "Schedule",
+    "SearchResult",
     "SimulationError",
     "StatInfo",
     "Tiling",
@@ -109,7 +125,10 @@ __all__ = [
     "parse_pe",
     "parse_size",
     "read_mapping",
+    "read_schedule",
     "run",
+    "run_schedule",
+    "search",
     "simulate_gemm",
     "stat_catalog",
     "write_mapping",

@@ -299,3 +299,48 @@ def scalesim_simulate(
 
 def scalesim_catalog() -> list[tuple[str, str, str]]:
     """Every per-layer figure of ``scalesim_simulate`` as ``(name, unit, description)``."""
+
+# ---- mapping search and network schedule (rust/accelsim-py/src/search.rs) ------------------------
+
+from collections.abc import Callable  # noqa: E402
+
+__all__ += ["SEARCH_OBJECTIVES", "SEARCH_STRATEGIES", "search_network", "simulate_schedule"]
+
+SEARCH_OBJECTIVES: tuple[str, ...]
+SEARCH_STRATEGIES: tuple[str, ...]
+
+def search_network(
+    shapes: Sequence[tuple[int, int, int, int]],
+    config: ArrayConfig,
+    memory: MemoryConfig,
+    convs: Sequence[Sequence[int] | None] | None = None,
+    chained: Sequence[bool] | None = None,
+    objective: str = "cycles",
+    strategy: str = "guided",
+    budget: int | None = None,
+    seed: int = 0,
+    dataflows: Sequence[str] | None = None,
+    schedule: bool = True,
+    write_through: bool = False,
+    threads: int = 0,
+    progress: Callable[[int, int, int], object] | None = None,
+) -> dict[str, Any]:
+    """Search every layer's mapping (each distinct shape once, on every core), then schedule
+    the layers: per-layer columns of the chosen run (every statistic, ``tile_*``,
+    ``dataflow``, ``input_on_chip``, ``start``, ``end``), ``default_*`` and ``best_*``
+    candidates with their cycles and energy alone, per-shape ``space_size`` and evaluation
+    counts, and totals. Ctrl-C returns the best found so far (``interrupted``)."""
+
+def simulate_schedule(
+    shapes: Sequence[tuple[int, int, int, int]],
+    config: ArrayConfig,
+    memory: MemoryConfig,
+    tilings: Sequence[tuple[int, int, int, str]],
+    convs: Sequence[Sequence[int] | None] | None = None,
+    dataflows: Sequence[str | None] | None = None,
+    input_on_chip: Sequence[bool] | None = None,
+    overlap: bool = True,
+    write_through: bool = False,
+) -> dict[str, Any]:
+    """Run layers as one schedule (or alone, ``overlap=False``): per-layer columns as
+    ``search_network``'s, ``cycles_total`` and the cycle-level DRAM's ``dram_stats``."""

@@ -39,7 +39,7 @@ from accelsim.config import (
     read_config_file,
 )
 from accelsim.errors import AccelsimError, ConfigError
-from accelsim.mapping import read_mapping
+from accelsim.mapping import read_mapping, read_schedule
 from accelsim.results import (
     LayerResult,
     NetworkResult,
@@ -174,6 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_stats.set_defaults(handler=_cmd_stats)
     _add_dram_command(sub, common)
+    from accelsim.search import add_command as add_search_command
+
+    add_search_command(sub, common)
     _add_scalesim_command(sub, common)
     return parser
 
@@ -399,19 +402,35 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     # A bar only where someone watches: engine "fast" takes milliseconds, and on a pipe or
     # a log file a transient bar would leave nothing useful behind.
     bar = show and config.engine != "fast" and err.is_terminal
-    with _progress(err, layers, label, enabled=bar) as progress:
+    # A mapping written by `accelsim search` may schedule the layers as one run: replay it.
+    schedule = read_schedule(args.mapping) if args.mapping is not None else None
+    with _progress(err, layers, label, enabled=bar and schedule is None) as progress:
         try:
-            result = run(
-                config.model,
-                config.accelerator,
-                engine=config.engine,
-                batch=config.batch,
-                memory=config.memory,
-                tilings=config.tilings,
-                progress=progress,
-                vector=config.vector,
-                input_shapes=config.input_shapes,
-            )
+            if schedule is not None:
+                from accelsim.search import run_schedule
+
+                result = run_schedule(
+                    config.model,
+                    config.accelerator,
+                    memory=config.memory,
+                    tilings=config.tilings,
+                    schedule=schedule,
+                    batch=config.batch,
+                    vector=config.vector,
+                    input_shapes=config.input_shapes,
+                )
+            else:
+                result = run(
+                    config.model,
+                    config.accelerator,
+                    engine=config.engine,
+                    batch=config.batch,
+                    memory=config.memory,
+                    tilings=config.tilings,
+                    progress=progress,
+                    vector=config.vector,
+                    input_shapes=config.input_shapes,
+                )
         except ConfigError as exc:  # e.g. a tiling that does not fit its buffer
             raise UsageError(str(exc)) from exc
 

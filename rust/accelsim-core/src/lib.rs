@@ -16,6 +16,7 @@ pub mod gemm;
 pub mod memory;
 pub mod pe;
 pub mod scalesim;
+pub mod search;
 pub mod sim;
 pub mod stats;
 pub mod timing;

@@ -18,6 +18,7 @@ use std::sync::Mutex;
 mod dram;
 mod memory;
 mod scalesim;
+mod search;
 mod vector;
 
 /// Raise the `accelsim.errors` class matching a core error.
@@ -394,6 +395,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     memory::register(m)?;
     dram::register(m)?;
     scalesim::register(m)?;
+    search::register(m)?;
     vector::register(m)?;
     Ok(())
 }

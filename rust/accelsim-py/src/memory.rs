@@ -15,7 +15,7 @@ use pyo3::types::{PyDict, PyTuple};
 #[pyclass(frozen, module = "accelsim._core")]
 #[derive(Clone)]
 pub(crate) struct MemoryConfig {
-    inner: CoreMemory,
+    pub(crate) inner: CoreMemory,
     /// The bandwidth model's knobs, kept (and reported) whichever model is chosen.
     bandwidth: f64,
     latency: u64,

@@ -7,6 +7,7 @@
 mod backend;
 mod conv;
 mod energy;
+pub mod schedule;
 mod system;
 mod tiling;
 
