@@ -49,6 +49,10 @@ pub(crate) trait Dma {
 #[derive(Debug, Clone)]
 pub(crate) struct Bandwidth {
     bytes_per_cycle: f64,
+    /// `bytes_per_cycle` when it is a whole number: then `ceil(bytes / it)` is integer
+    /// division (for byte counts below 2^53 the quotient's rounding error is below `1/it`, the
+    /// distance from a fraction to the next integer, so the float ceiling is the same).
+    whole: Option<u64>,
     latency: u64,
     burst: u64,
     free: u64,
@@ -61,13 +65,28 @@ impl Bandwidth {
     }
 
     pub(crate) fn with_bursts(bytes_per_cycle: f64, latency: u64, burst: u64) -> Self {
+        let whole = (bytes_per_cycle.fract() == 0.0 && (1.0..=9.0e15).contains(&bytes_per_cycle))
+            .then_some(bytes_per_cycle as u64);
         Bandwidth {
             bytes_per_cycle,
+            whole,
             latency,
             burst: burst.max(1),
             free: 0,
             busy: 0,
         }
+    }
+}
+
+/// `x.ceil() as u64` for `x >= 0` (what `BandwidthModel` computes), without the libm call
+/// `f64::ceil` becomes on baseline x86-64: truncation is the floor of a non-negative number.
+#[inline]
+fn ceil_u64(x: f64) -> u64 {
+    let t = x as u64;
+    if (t as f64) < x {
+        t + 1
+    } else {
+        t
     }
 }
 
@@ -120,7 +139,11 @@ impl Dma for Bandwidth {
         } else {
             t.bytes()
         };
-        let cycles = ((bytes as f64 / self.bytes_per_cycle).ceil() as u64).max(1);
+        let cycles = match self.whole {
+            Some(w) if bytes < 1 << 53 => bytes.div_ceil(w),
+            _ => ceil_u64(bytes as f64 / self.bytes_per_cycle),
+        }
+        .max(1);
         let issue = t.start.max(self.free);
         self.free = issue + cycles;
         self.busy += cycles;
@@ -667,7 +690,7 @@ impl Hasher for Mix {
 }
 
 /// Entries a cache keeps before it stops adding (each is a few dozen bytes).
-const FOLD_CACHE_LIMIT: usize = 1 << 16;
+const FOLD_CACHE_LIMIT: usize = 1 << 12;
 
 impl FoldCache {
     pub fn new() -> Self {
@@ -711,7 +734,12 @@ impl FoldCache {
             (stepper.index >= 2) as u64 | (plan.df as u64) << 1,
         ];
         if let Some((k, r)) = self.last {
-            if k == key {
+            if k[0] == key[0]
+                && k[1] == key[1]
+                && k[2] == key[2]
+                && k[3] == key[3]
+                && k[4] == key[4]
+            {
                 return r;
             }
         }
@@ -779,9 +807,11 @@ impl FoldCache {
             prev: s.prev.expect("stepped"),
             ..r
         });
-        if self.map.len() < FOLD_CACHE_LIMIT {
-            self.map.insert(key, out);
+        if self.map.len() >= FOLD_CACHE_LIMIT {
+            // Most entries serve the evaluation that made them; start afresh.
+            self.map.clear();
         }
+        self.map.insert(key, out);
         self.last = Some((key, out));
         out
     }
@@ -898,18 +928,22 @@ impl Addresses {
     }
 
     fn input_transfers(&self, g: &Gemm, t: &Tile, op: Operand, word: u64, out: &mut Vec<Transfer>) {
-        out.clear();
         match (op, &self.conv) {
-            (Operand::Ifmap, Some(c)) => out.extend(c.ifmap_blocks(
-                self.layout,
-                self.ifmap,
-                g.groups,
-                t.group,
-                (t.m0, t.m),
-                (t.k0, t.k),
-                word,
-            )),
-            _ => out.push(self.block(g, t, op, word, false)),
+            (Operand::Ifmap, Some(c)) => {
+                *out = c.ifmap_blocks(
+                    self.layout,
+                    self.ifmap,
+                    g.groups,
+                    t.group,
+                    (t.m0, t.m),
+                    (t.k0, t.k),
+                    word,
+                )
+            }
+            _ => {
+                out.clear();
+                out.push(self.block(g, t, op, word, false))
+            }
         }
     }
 
@@ -2207,6 +2241,44 @@ fn network_on<D: Dma>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_bandwidth_divides_as_the_float_model() {
+        let t = |bytes: u64| Transfer {
+            start: 0,
+            ..Transfer::block(0, 1, bytes, bytes)
+        };
+        for bpc in [1.0, 3.0, 16.0, 64.0, 1000.0] {
+            for bytes in (0..5000).chain([(1 << 40) + 7, (1 << 52) - 3]) {
+                let mut a = Bandwidth::new(bpc, 0);
+                let want = ((bytes as f64 / bpc).ceil() as u64).max(1);
+                assert_eq!(a.issue(&t(bytes)) + 1, want, "{bytes} at {bpc}");
+            }
+        }
+    }
+
+    #[test]
+    fn ceil_u64_is_ceil() {
+        for x in [
+            0.0,
+            0.5,
+            1.0,
+            1.000001,
+            2.5,
+            3.0,
+            1e15 + 0.5,
+            4503599627370497.0,
+            1e19,
+        ] {
+            assert_eq!(ceil_u64(x), x.ceil() as u64, "{x}");
+        }
+        let mut v = 1u64;
+        for _ in 0..10_000 {
+            v = v.wrapping_mul(6364136223846793005).wrapping_add(1);
+            let x = (v >> 11) as f64 / ((v & 0xffff) + 1) as f64;
+            assert_eq!(ceil_u64(x), x.ceil() as u64, "{x}");
+        }
+    }
 
     #[test]
     fn bus_bytes_counts_every_runs_bursts() {
