@@ -351,10 +351,16 @@ def search(
     workload, recorded_batch = _workload(model, batch, _input_shapes(input_shapes))
     names = [layer.name for layer in workload]
     shapes = workload.gemm_shapes()
+    native = memory.native(acc.freq_mhz)
+    for layer, s in zip(workload, shapes, strict=True):
+        try:  # a layer no tiling fits: say which, before searching
+            _core.default_tiling(s.m, s.k, s.n, acc._array, native, groups=s.groups)
+        except ConfigError as exc:
+            raise ConfigError(f"layer {layer.name!r}: {exc}") from exc
     raw = _core.search_network(
         [(s.m, s.k, s.n, s.groups) for s in shapes],
         acc._array,
-        memory.native(acc.freq_mhz),
+        native,
         convs=[_conv_geometry(layer) for layer in workload],
         chained=chained(workload),
         objective=objective,
@@ -655,22 +661,25 @@ def command(args: argparse.Namespace, argv: list[str]) -> int:
     err = cli._console(stderr=True)
     layers = len(load_workload(config.model, config.batch, config.input_shapes))
     with _SearchBar(err, layers, config.model, enabled=show and err.is_terminal) as cb:
-        result = search(
-            config.model,
-            config.accelerator,
-            memory=memory,
-            objective=args.objective,
-            strategy=args.strategy,
-            budget=args.budget,
-            seed=args.seed,
-            batch=config.batch,
-            dataflows=flows,
-            schedule=args.schedule,
-            write_through=args.write_through,
-            threads=args.threads,
-            progress=cb,
-            input_shapes=config.input_shapes,
-        )
+        try:
+            result = search(
+                config.model,
+                config.accelerator,
+                memory=memory,
+                objective=args.objective,
+                strategy=args.strategy,
+                budget=args.budget,
+                seed=args.seed,
+                batch=config.batch,
+                dataflows=flows,
+                schedule=args.schedule,
+                write_through=args.write_through,
+                threads=args.threads,
+                progress=cb,
+                input_shapes=config.input_shapes,
+            )
+        except ConfigError as exc:  # e.g. buffers too small for any tiling of a layer
+            raise cli.UsageError(str(exc)) from exc
     if args.output is not None:
         result.write_mapping(args.output)
     if args.json is not None:

@@ -689,3 +689,39 @@ fn an_output_that_does_not_fit_cannot_stay_on_chip() {
     }];
     assert!(check_plan(&mem, &first, ScheduleOptions::default()).is_err());
 }
+
+#[test]
+fn the_default_tiling_is_always_in_the_space() {
+    use accelsim_core::memory::choose_tiling;
+    use accelsim_core::search::space::MAX_SPACE_TILES;
+    let array = ArrayConfig::square_default(8, 8, Dataflow::Ws).unwrap();
+    // Buffers so small that every tiling has more tiles than the space's limit.
+    let mem = MemoryConfig {
+        ifmap: BufferConfig::new(8, 1),
+        filter: BufferConfig::new(8, 1),
+        ofmap: BufferConfig::new(32, 4),
+        ..MemoryConfig::default()
+    };
+    let g = Gemm::new(300, 200, 100, 1).unwrap();
+    let t = choose_tiling(&g, &array, &mem).unwrap();
+    assert!(t.counts(&g).iter().product::<u64>() > MAX_SPACE_TILES);
+    let space = Space::new(&g, &array, &mem, &[]).unwrap();
+    let id = space
+        .find(&accelsim_core::search::Candidate {
+            tiling: t,
+            dataflow: Dataflow::Ws,
+        })
+        .expect("the default is in the space");
+    assert_eq!(space.candidates[id].tiling, t);
+    // With roomier buffers it is there too, among the rest.
+    let mem = MemoryConfig::default();
+    let t = choose_tiling(&g, &array, &mem).unwrap();
+    let space = Space::new(&g, &array, &mem, &[]).unwrap();
+    assert!(space.len() > 100);
+    assert!(space
+        .find(&accelsim_core::search::Candidate {
+            tiling: t,
+            dataflow: Dataflow::Ws
+        })
+        .is_some());
+}

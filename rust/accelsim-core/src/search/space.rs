@@ -1,13 +1,13 @@
 //! The search space of one layer: tile sizes along M, K and N, a loop order, and a dataflow
 //! (one, unless the hardware offers several). Only tilings whose tiles fit their buffers and
-//! that cut the layer into at most [`MAX_SPACE_TILES`] tiles are in it; loop orders that visit
-//! the same tiles in the same order (they differ only where a loop has a single tile) appear
-//! once.
+//! that cut the layer into at most [`MAX_SPACE_TILES`] tiles are in it, and the default tiling
+//! (`choose_tiling`) always is; loop orders that visit the same tiles in the same order (they
+//! differ only where a loop has a single tile) appear once.
 
 use crate::config::{ArrayConfig, Dataflow};
 use crate::error::{Error, Result};
 use crate::gemm::{Gemm, MAX_FOLDS};
-use crate::memory::{LoopOrder, MemoryConfig, Tiling};
+use crate::memory::{choose_tiling, LoopOrder, MemoryConfig, Tiling};
 use std::collections::HashMap;
 
 /// One point of the space.
@@ -85,7 +85,8 @@ fn signature(order: LoopOrder, counts: [u64; 3]) -> [u8; 3] {
 }
 
 /// The candidates of one layer, in a fixed order (dataflow as given, then M, K and N tile
-/// sizes ascending, then loop order as in `LoopOrder::ALL`); a candidate's id is its index.
+/// sizes ascending, then loop order as in `LoopOrder::ALL`; the default tiling last if the tile
+/// limit left it out); a candidate's id is its index.
 #[derive(Debug, Clone)]
 pub struct Space {
     pub gemm: Gemm,
@@ -159,6 +160,30 @@ impl Space {
                 }
             }
             sizes.push((df, dims));
+        }
+        // The default tiling is always in the space (even past the tile limit), so no search
+        // answers worse than it and none fails where the default chooser succeeds.
+        if dfs.contains(&array.dataflow()) {
+            if let Ok(t) = choose_tiling(gemm, array, mem) {
+                let tiles = gemm.groups.saturating_mul(t.counts(gemm).iter().product());
+                let counts = [
+                    gemm.m.div_ceil(t.m),
+                    gemm.k.div_ceil(t.k),
+                    gemm.n.div_ceil(t.n),
+                ];
+                let sig = signature(t.order, counts);
+                let present = candidates.iter().any(|c| {
+                    c.dataflow == array.dataflow()
+                        && (c.tiling.m, c.tiling.k, c.tiling.n) == (t.m, t.k, t.n)
+                        && signature(c.tiling.order, counts) == sig
+                });
+                if !present && tiles <= MAX_FOLDS {
+                    candidates.push(Candidate {
+                        tiling: t,
+                        dataflow: array.dataflow(),
+                    });
+                }
+            }
         }
         if candidates.is_empty() {
             if too_many > 0 {
