@@ -6,6 +6,9 @@
 //! could have taken that cycle. Directed cases pin exact cycles; bandwidth cases compare with
 //! the bound that should limit them (peak, tCCD_L, tFAW, tRC) and report the row-hit rate.
 
+mod common;
+use common::Lcg;
+
 use accelsim_core::dram::{
     run_trace, run_trace_logged, Command, Constraint, Dram, DramConfig, IssuedCommand, Level,
     Location, TraceRequest, TraceResult,
@@ -516,16 +519,6 @@ fn sequential_stream_bandwidth() {
 }
 
 /// A small deterministic generator (64-bit LCG, high bits).
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-}
 
 #[test]
 fn random_reads_are_bound_by_tfaw() {

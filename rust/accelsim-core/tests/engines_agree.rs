@@ -2,28 +2,14 @@
 //! engine and the closed form give the same cycles, fold timings and edge counts, and the
 //! register-level engine computes the exact int32 product.
 
+mod common;
+use common::Lcg;
+
 use accelsim_core::pe::Operands;
 use accelsim_core::{
     closed_form, simulate, ArrayConfig, ArrayParams, Dataflow, DrainEdge, Engine, Gemm,
     IdealMemory, Request,
 };
-
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo + 1)
-    }
-    fn i8(&mut self) -> i8 {
-        self.next() as u8 as i8
-    }
-}
 
 fn reference(g: &Gemm, a: &[i8], b: &[i8]) -> Vec<i32> {
     let mut out = vec![0i32; (g.groups * g.m * g.n) as usize];

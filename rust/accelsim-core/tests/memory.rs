@@ -2,26 +2,15 @@
 //! bandwidth never means fewer cycles; stalls and compute add up to the total; tilings that do
 //! not fit are errors naming the buffer.
 
+mod common;
+use common::Lcg;
+
 use accelsim_core::memory::{
     choose_tiling, simulate_layer, BufferConfig, DramModel, LoopOrder, MemoryConfig, Tiling,
     TrafficEstimate,
 };
 use accelsim_core::timing::never_cancel;
 use accelsim_core::{simulate, ArrayConfig, Dataflow, Engine, Error, Gemm, IdealMemory, Request};
-
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo + 1)
-    }
-}
 
 fn mem(bw: f64, latency: u64, accumulator: bool, double: bool) -> MemoryConfig {
     let buf = |size, word| BufferConfig {

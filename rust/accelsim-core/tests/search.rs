@@ -1,6 +1,9 @@
 //! The mapping search and the network schedule (docs/search.md): the fast layer evaluator
 //! equals `simulate_conv_layer`; the schedule without overlap is the layers run alone.
 
+mod common;
+use common::Lcg;
+
 use accelsim_core::dram::DramConfig;
 use accelsim_core::memory::schedule::{evaluate_layer, FoldCache};
 use accelsim_core::memory::{
@@ -9,23 +12,6 @@ use accelsim_core::memory::{
 };
 use accelsim_core::timing::never_cancel;
 use accelsim_core::{ArrayConfig, ArrayParams, Dataflow, DrainEdge, Gemm};
-
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo + 1)
-    }
-    fn coin(&mut self) -> bool {
-        self.next() % 2 == 0
-    }
-}
 
 fn random_array(rng: &mut Lcg) -> ArrayConfig {
     ArrayConfig::new(ArrayParams {
