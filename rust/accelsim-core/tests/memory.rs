@@ -198,7 +198,7 @@ fn the_chooser_prefers_less_traffic_and_keeps_outputs_on_chip() {
     let e = TrafficEstimate::of(&t, &g, &m);
     assert_eq!(e.psum_write_bytes, 0, "{t:?}");
     // every other order of the same tile sizes moves at least as much
-    for order in LoopOrder::ALL {
+    for &order in LoopOrder::ALL {
         let other = TrafficEstimate::of(&Tiling { order, ..t }, &g, &m);
         assert!(other.total() >= e.total(), "{order} {other:?} < {e:?}");
     }

@@ -368,7 +368,7 @@ fn exhaustive_search_finds_the_brute_force_optimum() {
         let Ok(space) = Space::new(&g, &array, &mem, &[]) else {
             continue;
         };
-        for obj in Objective::ALL {
+        for &obj in Objective::ALL {
             let (bi, bc) = brute_force(&array, &mem, &shape, obj);
             let opts = SearchOptions {
                 objective: obj,
@@ -455,7 +455,7 @@ fn searches_never_lose_to_the_default_and_repeat_exactly() {
         if Space::new(&g, &array, &mem, &[]).is_err() {
             continue;
         }
-        for strategy in StrategyKind::ALL {
+        for &strategy in StrategyKind::ALL {
             let obj = Objective::ALL[case % 3];
             let opts = SearchOptions {
                 objective: obj,

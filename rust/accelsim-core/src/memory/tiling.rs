@@ -2,22 +2,22 @@
 //! such that one tile of each operand fits its buffer (half of it when double buffered).
 
 use super::{BufferConfig, MemoryConfig};
-use crate::config::{ArrayConfig, Dataflow};
+use crate::config::{named_enum, ArrayConfig, Dataflow};
 use crate::error::{Error, Result};
 use crate::gemm::Gemm;
-use std::fmt;
-use std::str::FromStr;
 
-/// A loop nest over the tile indices, outermost first (`Mnk`: for m { for n { for k } }).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum LoopOrder {
-    Mnk,
-    Mkn,
-    Nmk,
-    Nkm,
-    Kmn,
-    Knm,
-}
+named_enum!(
+    /// A loop nest over the tile indices, outermost first (`Mnk`: for m { for n { for k } }).
+    #[derive(PartialOrd, Ord)]
+    LoopOrder, "order", {
+        Mnk => "mnk",
+        Mkn => "mkn",
+        Nmk => "nmk",
+        Nkm => "nkm",
+        Kmn => "kmn",
+        Knm => "knm",
+    }
+);
 
 /// GEMM dimensions, as loop variables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,20 +28,6 @@ pub enum Dim {
 }
 
 impl LoopOrder {
-    pub const ALL: [LoopOrder; 6] = [
-        LoopOrder::Mnk,
-        LoopOrder::Mkn,
-        LoopOrder::Nmk,
-        LoopOrder::Nkm,
-        LoopOrder::Kmn,
-        LoopOrder::Knm,
-    ];
-    pub const NAMES: [&'static str; 6] = ["mnk", "mkn", "nmk", "nkm", "kmn", "knm"];
-
-    pub fn name(self) -> &'static str {
-        Self::NAMES[Self::ALL.iter().position(|o| *o == self).unwrap()]
-    }
-
     /// The loops, outermost first.
     pub fn dims(self) -> [Dim; 3] {
         use Dim::*;
@@ -53,32 +39,6 @@ impl LoopOrder {
             LoopOrder::Kmn => [K, M, N],
             LoopOrder::Knm => [K, N, M],
         }
-    }
-}
-
-impl FromStr for LoopOrder {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        let t = s.trim().to_ascii_lowercase();
-        Self::NAMES
-            .iter()
-            .position(|n| *n == t)
-            .map(|i| Self::ALL[i])
-            .ok_or_else(|| {
-                Error::config(
-                    "order",
-                    format!(
-                        "unknown loop order '{s}'; valid choices: {}",
-                        Self::NAMES.join(", ")
-                    ),
-                )
-            })
-    }
-}
-
-impl fmt::Display for LoopOrder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }
 
@@ -257,7 +217,7 @@ pub fn choose_tiling(g: &Gemm, array: &ArrayConfig, mem: &MemoryConfig) -> Resul
     for &m in &candidates(g.m, gm) {
         for &k in &candidates(g.k, gk) {
             for &n in &candidates(g.n, gn) {
-                for order in LoopOrder::ALL {
+                for &order in LoopOrder::ALL {
                     let t = Tiling { m, k, n, order };
                     if let Err(e) = t.check(g, mem) {
                         first_err.get_or_insert(e);

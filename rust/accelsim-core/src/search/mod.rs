@@ -25,34 +25,22 @@ pub use network::{search_network, NetworkLayer, NetworkSearch, SearchedLayer};
 pub use space::{Candidate, Space};
 pub use strategy::StrategyKind;
 
-use crate::error::{Error, Result};
+use crate::config::named_enum;
 use std::cmp::Ordering;
-use std::fmt;
-use std::str::FromStr;
 
-/// What a search minimizes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Objective {
-    /// Cycles of the layer.
-    Cycles,
-    /// Energy of the layer (pJ).
-    Energy,
-    /// Energy times cycles.
-    Edp,
-}
+named_enum!(
+    /// What a search minimizes.
+    Objective, "objective", {
+        /// Cycles of the layer.
+        Cycles => "cycles",
+        /// Energy of the layer (pJ).
+        Energy => "energy",
+        /// Energy times cycles.
+        Edp => "edp",
+    }
+);
 
 impl Objective {
-    pub const NAMES: [&'static str; 3] = ["cycles", "energy", "edp"];
-    pub const ALL: [Objective; 3] = [Objective::Cycles, Objective::Energy, Objective::Edp];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Objective::Cycles => "cycles",
-            Objective::Energy => "energy",
-            Objective::Edp => "edp",
-        }
-    }
-
     /// The value minimized, for a candidate of `cost`.
     pub fn value(self, cost: &Cost) -> f64 {
         match self {
@@ -74,32 +62,6 @@ impl Objective {
             .total_cmp(&self.value(b.0))
             .then(second(a.0).total_cmp(&second(b.0)))
             .then(a.1.cmp(&b.1))
-    }
-}
-
-impl FromStr for Objective {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        let t = s.trim().to_ascii_lowercase();
-        Self::NAMES
-            .iter()
-            .position(|n| *n == t)
-            .map(|i| Self::ALL[i])
-            .ok_or_else(|| {
-                Error::config(
-                    "objective",
-                    format!(
-                        "unknown objective '{s}'; valid choices: {}",
-                        Self::NAMES.join(", ")
-                    ),
-                )
-            })
-    }
-}
-
-impl fmt::Display for Objective {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }
 

@@ -145,7 +145,7 @@ impl Space {
                             continue;
                         }
                         let mut seen: Vec<[u8; 3]> = Vec::with_capacity(6);
-                        for order in LoopOrder::ALL {
+                        for &order in LoopOrder::ALL {
                             let sig = signature(order, counts);
                             if seen.contains(&sig) {
                                 continue;
@@ -272,7 +272,7 @@ impl Space {
                 }
             }
         }
-        for order in LoopOrder::ALL {
+        for &order in LoopOrder::ALL {
             let n = Candidate {
                 tiling: Tiling { order, ..t },
                 dataflow: c.dataflow,

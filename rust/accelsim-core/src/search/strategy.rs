@@ -14,59 +14,19 @@
 
 use super::bound::Bounds;
 use super::{Cost, Fidelity, Objective, Space};
-use crate::error::{Error, Result};
+use crate::config::named_enum;
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, VecDeque};
-use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
 
-/// The strategies, by name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum StrategyKind {
-    Exhaustive,
-    Random,
-    Guided,
-}
-
-impl StrategyKind {
-    pub const NAMES: [&'static str; 3] = ["exhaustive", "random", "guided"];
-    pub const ALL: [StrategyKind; 3] = [
-        StrategyKind::Exhaustive,
-        StrategyKind::Random,
-        StrategyKind::Guided,
-    ];
-
-    pub fn name(self) -> &'static str {
-        Self::NAMES[self as usize]
+named_enum!(
+    /// The strategies, by name.
+    StrategyKind, "strategy", {
+        Exhaustive => "exhaustive",
+        Random => "random",
+        Guided => "guided",
     }
-}
-
-impl FromStr for StrategyKind {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        let t = s.trim().to_ascii_lowercase();
-        Self::NAMES
-            .iter()
-            .position(|n| *n == t)
-            .map(|i| Self::ALL[i])
-            .ok_or_else(|| {
-                Error::config(
-                    "strategy",
-                    format!(
-                        "unknown strategy '{s}'; valid choices: {}",
-                        Self::NAMES.join(", ")
-                    ),
-                )
-            })
-    }
-}
-
-impl fmt::Display for StrategyKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+);
 
 /// One candidate to score, and how.
 #[derive(Debug, Clone, Copy, PartialEq)]
