@@ -71,7 +71,7 @@ pub(crate) fn detached<T: Send>(
     }
 }
 
-fn parse<T: std::str::FromStr<Err = Error>>(s: &str) -> PyResult<T> {
+pub(crate) fn parse<T: std::str::FromStr<Err = Error>>(s: &str) -> PyResult<T> {
     s.parse::<T>().map_err(to_py)
 }
 

@@ -253,8 +253,8 @@ fn tiling_of(t: Option<PyTiling>) -> PyResult<Option<Tiling>> {
 /// stride_w, pad_top, pad_left, dilation_h, dilation_w]`, `c` per group.
 type PyConv = Vec<u64>;
 
-fn conv_of(v: PyConv) -> PyResult<ConvGeometry> {
-    let [images, c, h, w, p, q, r, s, sh, sw, pt, pl, dh, dw] = v[..] else {
+pub(crate) fn conv_of(v: &[u64]) -> PyResult<ConvGeometry> {
+    let &[images, c, h, w, p, q, r, s, sh, sw, pt, pl, dh, dw] = v else {
         return Err(to_py(Error::workload(
             "convs",
             format!(
@@ -279,6 +279,51 @@ fn conv_of(v: PyConv) -> PyResult<ConvGeometry> {
     })
 }
 
+/// One value per layer: `fill` for each when not given, else exactly `n` of them; `err` makes
+/// the error naming the field.
+pub(crate) fn per_layer<T: Clone>(
+    name: &str,
+    v: Option<Vec<T>>,
+    n: usize,
+    fill: T,
+    err: fn(&str, String) -> Error,
+) -> PyResult<Vec<T>> {
+    match v {
+        None => Ok(vec![fill; n]),
+        Some(v) if v.len() == n => Ok(v),
+        Some(v) => Err(to_py(err(
+            name,
+            format!("{} entries for {n} layers", v.len()),
+        ))),
+    }
+}
+
+pub(crate) fn config_error(field: &str, message: String) -> Error {
+    Error::config(field, message)
+}
+
+fn workload_error(field: &str, message: String) -> Error {
+    Error::workload(field, message)
+}
+
+/// Each layer's convolution geometry (`PyConv`) or `None` for a plain GEMM.
+pub(crate) fn convs_of(
+    convs: Option<Vec<Option<PyConv>>>,
+    n: usize,
+) -> PyResult<Vec<Option<ConvGeometry>>> {
+    per_layer("convs", convs, n, None, workload_error)?
+        .iter()
+        .map(|c| c.as_deref().map(conv_of).transpose())
+        .collect()
+}
+
+pub(crate) fn gemms(shapes: &[(i64, i64, i64, i64)]) -> PyResult<Vec<Gemm>> {
+    shapes
+        .iter()
+        .map(|&(m, k, n, g)| crate::gemm_of(m, k, n, g))
+        .collect()
+}
+
 /// Simulate `(m, k, n, groups)` layers one after another with the memory system. `tilings`
 /// gives each layer's `(m_t, k_t, n_t, order)` or `None` for the default chooser; `convs` each
 /// layer's convolution geometry (`PyConv`) or `None` for a plain GEMM.
@@ -292,39 +337,13 @@ fn simulate_memory_layers<'py>(
     tilings: Option<Vec<Option<PyTiling>>>,
     convs: Option<Vec<Option<PyConv>>>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let gemms: Vec<Gemm> = shapes
-        .iter()
-        .map(|&(m, k, n, g)| crate::gemm_of(m, k, n, g))
-        .collect::<PyResult<_>>()?;
-    let tilings: Vec<Option<Tiling>> = match tilings {
-        None => vec![None; gemms.len()],
-        Some(v) => {
-            if v.len() != gemms.len() {
-                return Err(to_py(Error::config(
-                    "tilings",
-                    format!("{} tilings for {} layers", v.len(), gemms.len()),
-                )));
-            }
-            v.into_iter().map(tiling_of).collect::<PyResult<_>>()?
-        }
-    };
-    let convs: Vec<Option<ConvGeometry>> = match convs {
-        None => vec![None; gemms.len()],
-        Some(v) if v.len() == gemms.len() => v
+    let gemms = gemms(&shapes)?;
+    let tilings: Vec<Option<Tiling>> =
+        per_layer("tilings", tilings, gemms.len(), None, config_error)?
             .into_iter()
-            .map(|c| c.map(conv_of).transpose())
-            .collect::<PyResult<_>>()?,
-        Some(v) => {
-            return Err(to_py(Error::workload(
-                "convs",
-                format!(
-                    "{} convolution geometries for {} layers",
-                    v.len(),
-                    gemms.len()
-                ),
-            )))
-        }
-    };
+            .map(tiling_of)
+            .collect::<PyResult<_>>()?;
+    let convs = convs_of(convs, gemms.len())?;
     let (array, mem) = (config.inner, memory.inner.clone());
     let results = detached(py, |cancel| {
         gemms

@@ -1,17 +1,17 @@
 //! Binding of the mapping search and the network schedule: `search_network`,
 //! `simulate_schedule`.
 
-use crate::memory::MemoryConfig;
-use crate::{to_py, ArrayConfig};
+use crate::memory::{config_error, convs_of, gemms, per_layer, MemoryConfig};
+use crate::{parse, to_py, ArrayConfig};
 use accelsim_core::dram::{DramStats, StatValue};
 use accelsim_core::memory::schedule::{
     simulate_network, NetworkRun, PlannedLayer, ScheduleOptions,
 };
-use accelsim_core::memory::{ConvGeometry, EnergyStats, LoopOrder, MemStats, Tiling};
+use accelsim_core::memory::{EnergyStats, LoopOrder, MemStats, Tiling};
 use accelsim_core::search::{
     search_network as core_search, Candidate, NetworkLayer, Objective, SearchOptions, StrategyKind,
 };
-use accelsim_core::{Dataflow, Error, Gemm, GemmStats};
+use accelsim_core::{Dataflow, Error, GemmStats};
 use numpy::PyArray1;
 use pyo3::exceptions::PyKeyboardInterrupt;
 use pyo3::prelude::*;
@@ -20,64 +20,6 @@ use std::sync::Mutex;
 
 /// A candidate and, when it was scored alone, its `(cycles, energy_pj)`.
 type Scored = Option<(Candidate, Option<(u64, f64)>)>;
-
-fn parse<T: std::str::FromStr<Err = Error>>(s: &str) -> PyResult<T> {
-    s.parse::<T>().map_err(to_py)
-}
-
-/// A convolution's geometry as Python passes it (as for `simulate_memory_layers`):
-/// `[images, c, h, w, p, q, r, s, stride_h, stride_w, pad_top, pad_left, dilation_h,
-/// dilation_w]`, `c` per group.
-fn conv_of(v: &[u64]) -> PyResult<ConvGeometry> {
-    let &[images, c, h, w, p, q, r, s, sh, sw, pt, pl, dh, dw] = v else {
-        return Err(to_py(Error::workload(
-            "convs",
-            format!(
-                "a convolution geometry has 14 integers (images, c, h, w, p, q, r, s, \
-                 stride_h, stride_w, pad_top, pad_left, dilation_h, dilation_w); got {}",
-                v.len()
-            ),
-        )));
-    };
-    Ok(ConvGeometry {
-        images,
-        c,
-        h,
-        w,
-        p,
-        q,
-        r,
-        s,
-        stride: (sh, sw),
-        pad: (pt, pl),
-        dilation: (dh, dw),
-    })
-}
-
-fn per_layer<T: Clone>(name: &str, v: Option<Vec<T>>, n: usize, fill: T) -> PyResult<Vec<T>> {
-    match v {
-        None => Ok(vec![fill; n]),
-        Some(v) if v.len() == n => Ok(v),
-        Some(v) => Err(to_py(Error::config(
-            name,
-            format!("{} entries for {n} layers", v.len()),
-        ))),
-    }
-}
-
-fn gemms(shapes: &[(i64, i64, i64, i64)]) -> PyResult<Vec<Gemm>> {
-    shapes
-        .iter()
-        .map(|&(m, k, n, g)| crate::gemm_of(m, k, n, g))
-        .collect()
-}
-
-fn convs_of(convs: Option<Vec<Option<Vec<u64>>>>, n: usize) -> PyResult<Vec<Option<ConvGeometry>>> {
-    per_layer("convs", convs, n, None)?
-        .into_iter()
-        .map(|c| c.as_deref().map(conv_of).transpose())
-        .collect()
-}
 
 fn dataflows_of(v: Option<Vec<String>>) -> PyResult<Vec<Dataflow>> {
     v.unwrap_or_default()
@@ -222,7 +164,7 @@ fn search_network<'py>(
         return Err(to_py(Error::workload("shapes", "no layers to search")));
     }
     let convs = convs_of(convs, n)?;
-    let chained = per_layer("chained", chained, n, false)?;
+    let chained = per_layer("chained", chained, n, false, config_error)?;
     let budget = match budget {
         None => None,
         Some(b) if b >= 1 => Some(b as usize),
@@ -412,9 +354,15 @@ fn simulate_schedule<'py>(
         return Err(to_py(Error::workload("shapes", "no layers to run")));
     }
     let convs = convs_of(convs, n)?;
-    let tilings = per_layer("tilings", Some(tilings), n, (0, 0, 0, String::new()))?;
-    let dfs = per_layer("dataflows", dataflows, n, None)?;
-    let on_chip = per_layer("input_on_chip", input_on_chip, n, false)?;
+    let tilings = per_layer(
+        "tilings",
+        Some(tilings),
+        n,
+        (0, 0, 0, String::new()),
+        config_error,
+    )?;
+    let dfs = per_layer("dataflows", dataflows, n, None, config_error)?;
+    let on_chip = per_layer("input_on_chip", input_on_chip, n, false, config_error)?;
     let mut plan = Vec::with_capacity(n);
     for i in 0..n {
         let (m, k, nn, order) = &tilings[i];
