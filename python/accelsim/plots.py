@@ -54,6 +54,7 @@ __all__ = [
     "roofline",
     "roofline_data",
     "run_dir_figures",
+    "run_title",
     "save",
     "search_comparison",
     "utilization_over_time",
@@ -140,6 +141,11 @@ def _run_dict(run: NetworkResult | Mapping[str, Any]) -> Mapping[str, Any]:
             raise ConfigError("run: expected a NetworkResult or its to_dict() (stats.json) form")
         return run
     return run.to_dict()
+
+
+def run_title(run: NetworkResult | Mapping[str, Any]) -> str:
+    """``"resnet18 on 32x32 ws, DRAM ddr4-3200"``: what the plots' titles say about a run."""
+    return _title(_run_dict(run))
 
 
 def _title(stats: Mapping[str, Any]) -> str:
@@ -622,7 +628,7 @@ def search_comparison(
         f"{int(data['cycles']):,} chosen ({chosen})",
         fontsize=10,
     )
-    ax.legend(fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     ax.set_axisbelow(True)
     energy = [
@@ -634,7 +640,7 @@ def search_comparison(
         heights = np.array([np.nan if v is None else v / 1e6 for v in values], dtype=np.float64)
         ax_e.bar(x + (i - 0.5) * width_e, heights, width_e, label=label, color=colour)
     ax_e.set_ylabel("energy (µJ)")
-    ax_e.legend(fontsize=8)
+    ax_e.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     ax_e.grid(axis="y", alpha=0.3)
     ax_e.set_axisbelow(True)
     ax_e.set_xticks(x, names, rotation=90, fontsize=7 if n > 30 else 8)

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,6 +23,11 @@ from numpy.typing import NDArray
 from accelsim import _core
 from accelsim.config import Accelerator, Memory, Tiling, VectorUnit
 from accelsim.errors import SimulationError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+
+    from accelsim.timeline import Timeline
 
 __all__ = [
     "GemmResult",
@@ -507,6 +512,54 @@ class NetworkResult:
         hits = sum(int(r.dram["row_hits"]) for r in self.layers if r.dram)
         requests = sum(int(r.dram["reads"]) + int(r.dram["writes"]) for r in self.layers if r.dram)
         return hits / requests if requests else 0.0
+
+    # Plots (``accelsim.plots``; needs ``pip install 'accelsim[plot]'``). Each returns the
+    # matplotlib Figure and, given ``path``, writes it (``.png`` / ``.svg`` by suffix; without
+    # a suffix one file per format of ``formats``).
+
+    def plot_layers(
+        self, path: str | Path | None = None, formats: Sequence[str] = ("png", "svg")
+    ) -> Figure:
+        """Per layer, cycles stacked as compute plus each stall cause (ideal memory: compute
+        only); see :func:`accelsim.plots.layer_cycles`."""
+        from accelsim import plots
+
+        return plots.layer_cycles(self, path, formats)
+
+    def plot_roofline(
+        self, path: str | Path | None = None, formats: Sequence[str] = ("png", "svg")
+    ) -> Figure:
+        """Each layer by arithmetic intensity and achieved ops per cycle under the compute
+        and memory roofs; see :func:`accelsim.plots.roofline`."""
+        from accelsim import plots
+
+        return plots.roofline(self, path, formats)
+
+    def plot_utilization(
+        self,
+        timeline: Timeline,
+        path: str | Path | None = None,
+        formats: Sequence[str] = ("png", "svg"),
+    ) -> Figure:
+        """The array's utilization over time, from this run's ``timeline`` (a traced run);
+        see :func:`accelsim.plots.utilization_over_time`."""
+        from accelsim import plots
+
+        title = f"Array utilization over time: {plots.run_title(self)}"
+        return plots.utilization_over_time(timeline, path, formats, title=title)
+
+    def plot_dram_bandwidth(
+        self,
+        timeline: Timeline,
+        path: str | Path | None = None,
+        formats: Sequence[str] = ("png", "svg"),
+    ) -> Figure:
+        """DRAM bandwidth over time against the peak, from this run's ``timeline`` (a traced
+        run with a memory system); see :func:`accelsim.plots.dram_bandwidth_over_time`."""
+        from accelsim import plots
+
+        title = f"DRAM bandwidth over time: {plots.run_title(self)}"
+        return plots.dram_bandwidth_over_time(timeline, path, formats, title=title)
 
     def to_csv(self, path: str | Path | None = None) -> str:
         """One row per layer (header first). Writes ``path`` if given; returns the text."""

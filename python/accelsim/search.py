@@ -23,7 +23,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -50,6 +50,9 @@ from accelsim.errors import ConfigError, SimulationError, WorkloadError
 from accelsim.mapping import Schedule, read_mapping, read_schedule, write_mapping
 from accelsim.results import TILING_COLUMNS, LayerResult, NetworkResult, _memory_stats
 from accelsim.workloads import ConvLayer, Workload, model_names
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
 
 __all__ = [
     "SEARCH_OBJECTIVES",
@@ -169,6 +172,17 @@ class SearchResult:
         """Write the mapping file (tilings and schedule) that ``accelsim run --mapping``
         replays exactly; return the path."""
         return write_mapping(self.tilings, path, self.mapping_schedule())
+
+    def plot_comparison(
+        self, path: str | Path | None = None, formats: Sequence[str] = ("png", "svg")
+    ) -> Figure:
+        """Per layer, cycles and energy with the default tiling against the searched mapping
+        (and each layer's share of the schedule): a matplotlib Figure, written to ``path``
+        when given (needs ``pip install 'accelsim[plot]'``; see
+        :func:`accelsim.plots.search_comparison`)."""
+        from accelsim import plots
+
+        return plots.search_comparison(self, path, formats)
 
     def to_dict(self) -> dict[str, Any]:
         return {
