@@ -136,7 +136,7 @@ def test_run_csv_and_quiet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     path = tmp_path / "layers.csv"
     code, out, err = run_cli(capsys, "run", "resnet18", "--csv", str(path), "--quiet")
     assert code == 0, err
-    assert out == "" and err == ""
+    assert out == f"{path}\n" and err == ""  # quiet: only the files written
     lines = path.read_text().splitlines()
     assert len(lines) == 22
     assert lines[1].startswith("conv1,conv,12544,147,64,1,")

@@ -3,12 +3,20 @@
     accelsim run resnet18 --pe 32x32 --dataflow ws
     accelsim run resnet18 --pe 32x32 --sram ifmap=64K,filter=64K,ofmap=64K --bandwidth 16
     accelsim run --config runs/a/config.json --run-dir runs/b
+    accelsim run resnet18 --json | jq .total_cycles
+    accelsim plot runs/b            # runs/b/plots/*.png, *.svg
+    accelsim report runs/b -o report.html
     accelsim models
     accelsim stats
 
 Exit codes: 0 success, 1 simulation or output error, 2 usage error (bad flag, unknown model,
-malformed ``--pe``, invalid configuration). Errors are one line on stderr; ``--debug`` shows
-the traceback instead. This is the only module that prints.
+malformed ``--pe``, invalid configuration, a missing optional dependency). Errors are one line
+on stderr; ``--debug`` shows the traceback instead, for unexpected errors too. Tables and
+progress bars are Rich. ``--quiet`` prints no table and no progress bar: only errors and the
+files written. ``--json`` alone prints JSON to stdout (``--json FILE`` writes FILE, ``-`` is
+stdout). Every file a command writes is listed (``wrote PATH``; with ``--quiet`` just
+``PATH``), on stdout, or on stderr when stdout carries JSON or CSV. This is the only module
+that prints (with ``accelsim.search``'s command).
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from rich.console import Console
 from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from accelsim.api import ProgressCallback, load_workload, models, run
 from accelsim.config import (
@@ -48,7 +57,7 @@ from accelsim.results import (
     stall_stats,
     stat_catalog,
 )
-from accelsim.rundir import write_run_dir
+from accelsim.rundir import RUN_DIR_FILES, write_run_dir
 
 __all__ = ["build_parser", "main"]
 
@@ -154,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     vec.add_argument(
         "--vector-latency", type=int, metavar="N", help="vector unit pipeline latency (default 4)"
     )
-    p_run.add_argument("--json", metavar="FILE", help="write results as JSON ('-' = stdout)")
+    add_json_flag(p_run, "results")
     p_run.add_argument("--csv", metavar="FILE", help="write one CSV row per layer ('-' = stdout)")
     p_run.add_argument("--run-dir", metavar="DIR", help="write config, stats, CSV, metadata")
     p_run.add_argument(
@@ -162,23 +171,60 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="run configuration (.json or .toml, e.g. RUN/config.json); flags override it",
     )
-    p_run.add_argument(
-        "-q", "--quiet", action="store_true", help="print no table and no progress bar"
-    )
+    add_quiet_flag(p_run)
     p_run.set_defaults(handler=_cmd_run)
 
     p_models = sub.add_parser("models", parents=[common], help="list the model zoo")
+    add_json_flag(p_models, "the model list")
     p_models.set_defaults(handler=_cmd_models)
     p_stats = sub.add_parser(
         "stats", parents=[common], help="list the statistics with units and descriptions"
     )
+    add_json_flag(p_stats, "the statistics")
     p_stats.set_defaults(handler=_cmd_stats)
     _add_dram_command(sub, common)
     from accelsim.search import add_command as add_search_command
 
     add_search_command(sub, common)
     _add_scalesim_command(sub, common)
+    _add_plot_commands(sub, common)
     return parser
+
+
+def add_json_flag(p: argparse.ArgumentParser, what: str) -> None:
+    """``--json [FILE]``: JSON to stdout when given alone or as ``-``, else to FILE."""
+    p.add_argument(
+        "--json",
+        nargs="?",
+        const="-",
+        metavar="FILE",
+        help=f"write {what} as JSON to FILE (alone or '-': to stdout)",
+    )
+
+
+def add_quiet_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="print no table and no progress bar: only errors and the files written",
+    )
+
+
+def list_written(
+    paths: Sequence[str | Path], *, quiet: bool = False, stdout_taken: bool = False
+) -> None:
+    """List files a command wrote: ``wrote PATH`` per file (``PATH`` alone when ``quiet``),
+    on stdout, or on stderr when stdout carries data (JSON or CSV)."""
+    console = _console(stderr=stdout_taken)
+    for path in paths:
+        text = Text(str(path)) if quiet else Text.assemble(("wrote ", "dim"), str(path))
+        console.print(text, soft_wrap=True)
+
+
+def _note(message: str) -> None:
+    """A one-line note on stderr (not an error)."""
+    _console(stderr=True).print(Text.assemble(("note: ", "yellow"), message), soft_wrap=True)
 
 
 def _add_memory_flags(p_run: argparse.ArgumentParser) -> None:
@@ -248,6 +294,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         sys.stderr.write(f"{PROG}: interrupted\n")
         return 130
+    except Exception as exc:  # a bug: still one line, the traceback only with --debug
+        if args.debug:
+            raise
+        _error_line(f"internal error: {type(exc).__name__}: {exc} (--debug shows the traceback)")
+        return 1
 
 
 # --- run --------------------------------------------------------------------------------------
@@ -434,22 +485,28 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         except ConfigError as exc:  # e.g. a tiling that does not fit its buffer
             raise UsageError(str(exc)) from exc
 
+    written: list[Path] = []
     if args.json is not None:
         if json_to_stdout:
             sys.stdout.write(result.to_json())
         else:
             Path(args.json).write_text(result.to_json(), encoding="utf-8")
+            written.append(Path(args.json))
     if csv_to_stdout:
         sys.stdout.write(result.to_csv())
     elif args.csv is not None:
         result.to_csv(args.csv)
+        written.append(Path(args.csv))
     if args.run_dir is not None:
-        write_run_dir(result, args.run_dir, argv=[PROG, *argv])
-    if show and not (json_to_stdout or csv_to_stdout):
+        root = write_run_dir(result, args.run_dir, argv=[PROG, *argv])
+        written += [root / name for name in RUN_DIR_FILES]
+    data_on_stdout = json_to_stdout or csv_to_stdout
+    if show and not data_on_stdout:
         table = _layer_table(result)
         out = _wide_enough(out, table)
         out.print(table)
         out.print(_totals_table(result))
+    list_written(written, quiet=args.quiet, stdout_taken=data_on_stdout)
     return 0
 
 
@@ -667,7 +724,24 @@ def _totals_table(result: NetworkResult) -> Table:
 # --- models, stats ----------------------------------------------------------------------------
 
 
+def _write_json(data: Any, target: str) -> list[Path]:
+    """``data`` as JSON to stdout (``target`` ``-``) or to the file ``target``; return the
+    files written."""
+    import json
+
+    text = json.dumps(data, indent=2) + "\n"
+    if target == "-":
+        sys.stdout.write(text)
+        return []
+    Path(target).write_text(text, encoding="utf-8")
+    return [Path(target)]
+
+
 def _cmd_models(args: argparse.Namespace, argv: list[str]) -> int:
+    if args.json is not None:
+        data = [{**info._asdict(), "options": dict(info.options)} for info in models()]
+        list_written(_write_json(data, args.json))
+        return 0
     table = Table(title="model zoo (batch 1, default options)", box=box.SIMPLE_HEAD)
     table.add_column("name", no_wrap=True)
     table.add_column("layers", justify="right")
@@ -694,6 +768,18 @@ def _cmd_models(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def _cmd_stats(args: argparse.Namespace, argv: list[str]) -> int:
+    from accelsim import _core
+
+    if args.json is not None:
+        data = {
+            "stats": [info._asdict() for info in stat_catalog()],
+            "memory_stats": [info._asdict() for info in memory_stat_catalog()],
+            "vector_stats": [
+                {"name": n, "unit": u, "description": d} for n, u, d in _core.vector_stat_catalog()
+            ],
+        }
+        list_written(_write_json(data, args.json))
+        return 0
     table = Table(title="statistics", box=box.SIMPLE_HEAD)
     table.add_column("name", no_wrap=True)
     table.add_column("unit", no_wrap=True)
@@ -712,8 +798,6 @@ def _cmd_stats(args: argparse.Namespace, argv: list[str]) -> int:
     for info in memory_stat_catalog():
         memory.add_row(info.name, info.unit, info.description)
     console.print(memory)
-    from accelsim import _core
-
     vector = Table(
         title="vector-unit statistics (per vector op; runs with --vector-lanes)",
         box=box.SIMPLE_HEAD,
@@ -760,7 +844,8 @@ def _add_dram_command(sub: Any, common: argparse.ArgumentParser) -> None:
         metavar="F",
         help="arrival cycles are accelerator cycles at F MHz (default: DRAM cycles)",
     )
-    p.add_argument("--json", metavar="FILE", help="write the results as JSON ('-' = stdout)")
+    add_json_flag(p, "the results")
+    add_quiet_flag(p)
     p.set_defaults(handler=_cmd_dram)
 
 
@@ -797,7 +882,9 @@ def _cmd_dram(args: argparse.Namespace, argv: list[str]) -> int:
             sys.stdout.write(result.to_json())
         else:
             Path(args.json).write_text(result.to_json(), encoding="utf-8")
-    if to_stdout:
+    written = [] if args.json in (None, "-") else [args.json]
+    if to_stdout or args.quiet:
+        list_written(written, quiet=args.quiet)
         return 0
     c = result.config
     table = Table(
@@ -823,6 +910,7 @@ def _cmd_dram(args: argparse.Namespace, argv: list[str]) -> int:
             f"cycles in accelerator cycles at {result.freq_mhz:g} MHz (rounded up)",
         )
     _console().print(table)
+    list_written(written)
     return 0
 
 
@@ -881,6 +969,87 @@ def _cmd_scalesim(args: argparse.Namespace, argv: list[str]) -> int:
     _console().print(table)
     total = sum(int(v) for v in result.column("total_cycles"))
     _console().print(f"{len(result)} layers, {_int(total)} cycles (sum of their Total Cycles)")
+    return 0
+
+
+# --- plot, report -----------------------------------------------------------------------------
+
+
+def _add_plot_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "plot",
+        parents=[common],
+        help="draw the plots of a run directory (or of a search's --json file)",
+        description="Draw the plots of RUN_DIR (written by `accelsim run ... --run-dir DIR`): "
+        "cycles per layer with each stall cause, the roofline and, for a traced run "
+        "(timeline.csv), array utilization and DRAM bandwidth over time. Given the JSON file "
+        "of `accelsim search ... --json FILE`, draw default versus searched per layer. "
+        "Needs matplotlib: pip install 'accelsim[plot]'. See docs/report.md.",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory or a search JSON file")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT_DIR",
+        help="where to write the plots (default RUN_DIR/plots; a search file's directory)",
+    )
+    p.add_argument(
+        "--format",
+        default="png,svg",
+        metavar="FMT,...",
+        help="file formats, any of png, svg (default png,svg)",
+    )
+    add_quiet_flag(p)
+    p.set_defaults(handler=_cmd_plot)
+
+    r = sub.add_parser(
+        "report",
+        parents=[common],
+        help="write a one-file HTML report of a run directory",
+        description="Write one self-contained HTML page (opens offline) with the headline "
+        "numbers, the plots, the per-layer table and the configuration of RUN_DIR. Needs "
+        "matplotlib: pip install 'accelsim[plot]'. See docs/report.md.",
+    )
+    r.add_argument("run_dir", metavar="RUN_DIR", help="a run directory (accelsim run --run-dir)")
+    r.add_argument(
+        "-o", "--output", metavar="FILE", help="the HTML file (default RUN_DIR/report.html)"
+    )
+    add_quiet_flag(r)
+    r.set_defaults(handler=_cmd_report)
+
+
+def _cmd_plot(args: argparse.Namespace, argv: list[str]) -> int:
+    from accelsim import plots
+
+    try:
+        formats = plots.parse_formats(args.format)
+        if plots.is_search_json(args.run_dir):
+            done = plots.plot_search_json(args.run_dir, args.output, formats)
+        else:
+            done = plots.plot_run_dir(args.run_dir, args.output, formats)
+    except ConfigError as exc:  # not a run directory, a bad --format, no matplotlib
+        raise UsageError(str(exc)) from exc
+    if not args.quiet:
+        for note in sorted(set(done.skipped.values())):
+            _note(f"skipped: {note}")
+    list_written(done.paths, quiet=args.quiet)
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace, argv: list[str]) -> int:
+    from accelsim import plots, report
+
+    try:
+        run = plots.read_run_dir(args.run_dir)
+        text = report.render(run)
+    except ConfigError as exc:  # not a run directory, no matplotlib
+        raise UsageError(str(exc)) from exc
+    target = Path(args.run_dir) / "report.html" if args.output is None else Path(args.output)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    if not args.quiet and run.timeline is None:
+        _note(f"the report has no plots over time: {plots.TRACE_NOTE}")
+    list_written([target], quiet=args.quiet)
     return 0
 
 

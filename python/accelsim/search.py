@@ -633,8 +633,8 @@ def add_command(sub: Any, common: argparse.ArgumentParser) -> None:
         help="outputs kept on chip are also written to DRAM",
     )
     p.add_argument("-o", "--output", metavar="FILE", help="write the mapping file")
-    p.add_argument("--json", metavar="FILE", help="write the search result as JSON ('-' = stdout)")
-    p.add_argument("-q", "--quiet", action="store_true", help="print no table and no progress")
+    cli.add_json_flag(p, "the search result (accelsim plot draws it)")
+    cli.add_quiet_flag(p)
     p.set_defaults(handler=command)
 
 
@@ -694,17 +694,20 @@ def command(args: argparse.Namespace, argv: list[str]) -> int:
             )
         except ConfigError as exc:  # e.g. buffers too small for any tiling of a layer
             raise cli.UsageError(str(exc)) from exc
+    written: list[Path] = []
     if args.output is not None:
-        result.write_mapping(args.output)
+        written.append(result.write_mapping(args.output))
     if args.json is not None:
         text = json.dumps(result.to_dict(), indent=2) + "\n"
         if json_to_stdout:
             sys.stdout.write(text)
         else:
             Path(args.json).write_text(text, encoding="utf-8")
+            written.append(Path(args.json))
     if show:
         out.print(_table(result))
         out.print(_totals(result))
+    cli.list_written(written, quiet=args.quiet, stdout_taken=json_to_stdout)
     if result.interrupted:
         sys.stderr.write(f"{cli.PROG}: interrupted: the best mappings found so far\n")
         return 130
