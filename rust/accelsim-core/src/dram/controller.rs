@@ -162,6 +162,10 @@ struct ChanState {
     act_count: Vec<u64>,
     open_row: Vec<u32>,
     open_banks: Vec<u32>,
+    /// Per rank: the cycle its first bank opened (meaningful while `open_banks > 0`).
+    open_since: Vec<u64>,
+    /// Rank-cycles with at least one bank open, of closed spans (`rank_active_cycles`).
+    active_cycles: u64,
     next_ref: Vec<u64>,
     /// Scratch for "a request in the window hits this bank's open row" (compared to `stamp`).
     hit_stamp: Vec<u64>,
@@ -247,6 +251,9 @@ impl ChanState {
         match cmd {
             Command::Act => {
                 self.open_row[bank as usize] = row;
+                if self.open_banks[r] == 0 {
+                    self.open_since[r] = t;
+                }
                 self.open_banks[r] += 1;
                 self.acts[r][(self.act_count[r] % 4) as usize] = t;
                 self.act_count[r] += 1;
@@ -254,10 +261,16 @@ impl ChanState {
             Command::Pre => {
                 self.open_row[bank as usize] = CLOSED;
                 self.open_banks[r] -= 1;
+                if self.open_banks[r] == 0 {
+                    self.active_cycles += t - self.open_since[r];
+                }
             }
             Command::PreA => {
                 for b in &mut self.open_row[ranks] {
                     *b = CLOSED;
+                }
+                if self.open_banks[r] > 0 {
+                    self.active_cycles += t - self.open_since[r];
                 }
                 self.open_banks[r] = 0;
             }
@@ -555,6 +568,8 @@ impl Dram {
                 act_count: vec![0; ranks],
                 open_row: vec![CLOSED; banks],
                 open_banks: vec![0; ranks],
+                open_since: vec![0; ranks],
+                active_cycles: 0,
                 next_ref: vec![first_ref; ranks],
                 hit_stamp: vec![0; banks],
                 cmd_stamp: vec![0; banks],
@@ -755,6 +770,18 @@ impl Dram {
         };
         let peak = self.cfg.peak_bandwidth_gbps();
         let avg_read = per(o.read_lat_sum, o.reads);
+        let rank_active: u64 = self
+            .channels
+            .iter()
+            .map(|c| {
+                let s = &c.st;
+                let open: u64 = (s.open_banks.iter().zip(&s.open_since))
+                    .filter(|(&n, _)| n > 0)
+                    .map(|(_, &since)| self.now.saturating_sub(since))
+                    .sum();
+                s.active_cycles + open
+            })
+            .sum();
         DramStats {
             cycles: self.now,
             reads: o.reads,
@@ -782,6 +809,7 @@ impl Dram {
             busy_cycles: busy,
             busy_bandwidth_gbps: gbps(busy),
             data_bus_cycles: served * self.sh.t.bl,
+            rank_active_cycles: rank_active,
             time_ns: self.now as f64 * tck,
         }
     }
@@ -805,6 +833,22 @@ mod tests {
         }
         assert_eq!(out[0].0, 7);
         out[0].1 - start
+    }
+
+    #[test]
+    fn rank_active_cycles_count_spans_with_a_bank_open() {
+        let mut d = dram("ddr4-3200");
+        let t = *d.timing();
+        run_one(&mut d, 0, false); // ACT at cycle 0
+        assert_eq!(d.stats().rank_active_cycles, d.now());
+        d.skip_to(1000);
+        let mut other_row = d.mapper().decode(0);
+        other_row.row = 1;
+        let addr = d.mapper().encode(&other_row);
+        run_one(&mut d, addr, false); // PRE at 1000, ACT at 1000 + tRP
+        let s = d.stats();
+        assert_eq!((s.precharges, s.activates), (1, 2));
+        assert_eq!(s.rank_active_cycles, 1000 + (d.now() - (1000 + t.rp)));
     }
 
     #[test]

@@ -274,6 +274,88 @@ impl TimingCycles {
     }
 }
 
+/// One supply rail of the part a preset's currents describe: its voltage and the IDD currents
+/// of the Micron TN-40-07 / DRAMPower method, in mA (so that mA x V x ns = pJ). A current the
+/// source does not list is given as the rail's standby current `idd3n` (no increment over
+/// standby), or 0 when that is not listed either (DRAMPower's default); `docs/energy.md`
+/// quotes every value with its source.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PowerRail {
+    /// Supply voltage, V.
+    pub v: f64,
+    /// One bank cycling ACT-PRE at tRC.
+    pub idd0: f64,
+    /// Precharged standby (all banks closed).
+    pub idd2n: f64,
+    /// Active standby (a bank open).
+    pub idd3n: f64,
+    /// Burst reads, every cycle.
+    pub idd4r: f64,
+    /// Burst writes, every cycle.
+    pub idd4w: f64,
+    /// Burst (all-bank) refresh, REF every tRFC.
+    pub idd5: f64,
+}
+
+impl PowerRail {
+    /// A rail that draws nothing (a part with one rail).
+    pub const NONE: PowerRail = PowerRail {
+        v: 0.0,
+        idd0: 0.0,
+        idd2n: 0.0,
+        idd3n: 0.0,
+        idd4r: 0.0,
+        idd4w: 0.0,
+        idd5: 0.0,
+    };
+
+    fn fields(&self) -> [(&'static str, f64); 7] {
+        [
+            ("v", self.v),
+            ("idd0", self.idd0),
+            ("idd2n", self.idd2n),
+            ("idd3n", self.idd3n),
+            ("idd4r", self.idd4r),
+            ("idd4w", self.idd4w),
+            ("idd5", self.idd5),
+        ]
+    }
+}
+
+/// What the DRAM's energy is computed from (`crate::memory::energy`, `docs/energy.md`): the
+/// currents of one part (a device, or the channel a stacked DRAM's datasheet describes) and
+/// the I/O energy per bit of the interface.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PowerSpec {
+    /// Data width in bits of the part the currents describe: an x8 device 8, an LPDDR4 x16
+    /// channel 16, a 128-bit HBM2 channel 128. A channel of `bus_width` bits is
+    /// `bus_width / device_width` such parts (eight x8 devices on a 64-bit DDR4 channel; half
+    /// a 128-bit HBM2 channel per 64-bit pseudo-channel).
+    pub device_width: u32,
+    /// The part's supply rails (DDR4: VDD and VPP; LPDDR4: VDD1 and VDD2; HBM2: VDD).
+    pub rails: [PowerRail; 2],
+    /// Interface energy per bit read (driver, termination, wire), pJ; not in the currents.
+    pub io_read_pj_per_bit: f64,
+    /// Interface energy per bit written, pJ.
+    pub io_write_pj_per_bit: f64,
+}
+
+impl PowerSpec {
+    /// `(name, value)` of every number, for validation.
+    fn fields(&self) -> Vec<(String, f64)> {
+        let mut out = vec![
+            ("io_read_pj_per_bit".to_string(), self.io_read_pj_per_bit),
+            ("io_write_pj_per_bit".to_string(), self.io_write_pj_per_bit),
+        ];
+        for (i, r) in self.rails.iter().enumerate() {
+            for (name, v) in r.fields() {
+                out.push((format!("rails[{i}].{name}"), v));
+            }
+        }
+        out
+    }
+}
+
 /// One row of the constraint table: after `prev` is issued to a node at `level`, `next` may not
 /// be issued to the same node (or, with `sibling`, to another rank of the same channel) until
 /// `cycles` later. With `window = n > 1`, the constraint runs from the n-th most recent `prev`
@@ -314,6 +396,8 @@ pub struct DramConfig {
     pub write_low_watermark: f64,
     /// Issue all-bank refreshes every tREFI (on by default; off only for experiments).
     pub refresh: bool,
+    /// Currents and I/O energy the energy model uses (not the timing model).
+    pub power: PowerSpec,
 }
 
 /// Largest accepted queue depth.
@@ -344,6 +428,49 @@ fn ddr4(preset: DramPreset) -> DramConfig {
         _ => (3200, 22, 16, 13.75, 45.75),
     };
     let rrd_s = if data_rate == 2400 { 3.3 } else { 2.5 };
+    // DRAMPower memspecs (tukl-msd/DRAMPower memspecs/): MICRON_4Gb_DDR4-2400_8bit_A.json
+    // and MICRON_8Gb_DDR4-3200_8bit_G.xml, per x8 device; VDD 1.2 V, VPP 2.5 V.
+    let (vdd, vpp) = match preset {
+        DramPreset::Ddr4_2400 => (
+            PowerRail {
+                v: 1.2,
+                idd0: 60.75,
+                idd2n: 38.25,
+                idd3n: 44.0,
+                idd4r: 184.5,
+                idd4w: 168.75,
+                idd5: 118.0, // idd5B
+            },
+            // Only ipp0 is listed (DRAMSys's copy of this memspec sets the others to 0).
+            PowerRail {
+                v: 2.5,
+                idd0: 4.05,
+                ..PowerRail::NONE
+            },
+        ),
+        _ => (
+            PowerRail {
+                v: 1.2,
+                idd0: 57.0,
+                idd2n: 37.0,
+                idd3n: 56.0,
+                idd4r: 168.0,
+                idd4w: 155.0,
+                idd5: 66.0,
+            },
+            // idd02, idd3n2, idd52 (the VPP rail, "vdd2" 2.5 V); ipp2n/ipp4r/ipp4w are not
+            // listed and are taken as the standby idd3n2.
+            PowerRail {
+                v: 2.5,
+                idd0: 3.0,
+                idd2n: 3.0,
+                idd3n: 3.0,
+                idd4r: 3.0,
+                idd4w: 3.0,
+                idd5: 5.0,
+            },
+        ),
+    };
     DramConfig {
         preset,
         data_rate,
@@ -377,7 +504,23 @@ fn ddr4(preset: DramPreset) -> DramConfig {
         write_high_watermark: 0.8,
         write_low_watermark: 0.2,
         refresh: true,
+        power: PowerSpec {
+            device_width: 8,
+            rails: [vdd, vpp],
+            io_read_pj_per_bit: ddr4_pod_io_pj_per_bit(data_rate),
+            io_write_pj_per_bit: ddr4_pod_io_pj_per_bit(data_rate),
+        },
     }
+}
+
+/// DDR4 interface energy per bit: POD12 (JESD79-4) draws current only while a 0 is driven,
+/// from VDDQ = 1.2 V through the driver (RON = RZQ/7 = 34 ohm) and the far end's termination
+/// to VDDQ (here RZQ/5 = 48 ohm); with random data half the bits are 0, each for one unit
+/// interval (1000 / data rate ns). Termination only: no switching energy (docs/energy.md).
+fn ddr4_pod_io_pj_per_bit(data_rate: u32) -> f64 {
+    let (vddq, ron, rtt) = (1.2, 34.0, 48.0);
+    let watts = vddq * vddq / (ron + rtt);
+    0.5 * watts * (1000.0 / data_rate as f64) * 1000.0 // W x ns = nJ; x 1000 = pJ
 }
 
 fn lpddr4_3200() -> DramConfig {
@@ -385,6 +528,30 @@ fn lpddr4_3200() -> DramConfig {
     // BL16 (32 B per burst). No bank groups: the _S and _L parameters are equal.
     // JESD209-4: RL 28 / WL 14 (set A, no DBI) at 1600 MHz; tRFCab 180 ns (8 Gb die),
     // tREFI 3.904 us.
+    // DRAMPower memspec MICRON_6Gb_LPDDR4-3200_32bit_A.json (DRAMSys ships the same currents
+    // as JEDEC_8Gb_LPDDR4-3200_16bit.json): one x16 channel; VDD1 1.8 V, VDD2 1.1 V; idd5
+    // (burst refresh), not idd5ab (refresh averaged over tREFI).
+    let vdd1 = PowerRail {
+        v: 1.8,
+        idd0: 3.5,
+        idd2n: 2.0,
+        idd3n: 2.25,
+        idd4r: 2.25,
+        idd4w: 2.25,
+        idd5: 10.0,
+    };
+    let vdd2 = PowerRail {
+        v: 1.1,
+        idd0: 45.0,
+        idd2n: 27.0,
+        idd3n: 30.0,
+        idd4r: 275.0,
+        idd4w: 210.0,
+        idd5: 90.0,
+    };
+    // I/O from the same memspec's VDDQ (1.1 V) currents: (idd4rq - idd3nq) and
+    // (idd4wq - idd3nq) over a x16 channel at 3.2 Gb/s per pin; mW / (Gb/s) = pJ/bit.
+    let (vddq, idd3nq, idd4rq, idd4wq, gbps) = (1.1, 0.75, 150.0, 55.0, 16.0 * 3.2);
     let org = Organization {
         channels: 2,
         ranks: 1,
@@ -428,6 +595,12 @@ fn lpddr4_3200() -> DramConfig {
         write_high_watermark: 0.8,
         write_low_watermark: 0.2,
         refresh: true,
+        power: PowerSpec {
+            device_width: 16,
+            rails: [vdd1, vdd2],
+            io_read_pj_per_bit: (idd4rq - idd3nq) * vddq / gbps,
+            io_write_pj_per_bit: (idd4wq - idd3nq) * vddq / gbps,
+        },
     }
 }
 
@@ -480,6 +653,27 @@ fn hbm2() -> DramConfig {
         write_high_watermark: 0.8,
         write_low_watermark: 0.2,
         refresh: true,
+        power: PowerSpec {
+            // DRAMsim3 configs/HBM2_8Gb_x128.ini: one 128-bit channel of an 8 Gb die at
+            // 1.2 V; a 64-bit pseudo-channel is half of it.
+            device_width: 128,
+            rails: [
+                PowerRail {
+                    v: 1.2,
+                    idd0: 65.0,
+                    idd2n: 40.0,
+                    idd3n: 55.0,
+                    idd4r: 390.0,
+                    idd4w: 500.0,
+                    idd5: 250.0, // IDD5AB
+                },
+                PowerRail::NONE,
+            ],
+            // Unterminated interposer I/O: a quarter of C V^2 per bit (random data: a 0 -> 1
+            // transition every fourth bit) with C = 2.4 pF, V = 1.2 V.
+            io_read_pj_per_bit: 0.25 * 2.4 * 1.2 * 1.2,
+            io_write_pj_per_bit: 0.25 * 2.4 * 1.2 * 1.2,
+        },
     }
 }
 
@@ -661,6 +855,21 @@ impl DramConfig {
                     c.bl, c.ccd_s, c.ccd_l
                 ),
             ));
+        }
+        let p = &self.power;
+        if p.device_width == 0 || p.device_width > 1024 {
+            return Err(Error::config(
+                "power.device_width",
+                format!("{} is out of range; 1 to 1024 bits", p.device_width),
+            ));
+        }
+        for (name, v) in p.fields() {
+            if !(v.is_finite() && (0.0..1.0e6).contains(&v)) {
+                return Err(Error::config(
+                    &format!("power.{name}"),
+                    format!("{v} must be a finite number >= 0 (mA, V or pJ per bit)"),
+                ));
+            }
         }
         if self.refresh && c.refi <= c.rfc + c.rp_all + c.ras {
             return Err(Error::config(

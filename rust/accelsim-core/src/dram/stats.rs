@@ -69,6 +69,7 @@ declare_dram_stats! {
         busy_cycles: u64, "DRAM cycles", "Cycles during which at least one request was queued or in flight.";
         busy_bandwidth_gbps: f64, "GB/s", "Bandwidth over the busy cycles only.";
         data_bus_cycles: u64, "channel-cycles", "Data-bus transfer cycles summed over channels (bursts x BL/2).";
+        rank_active_cycles: u64, "rank-cycles", "Cycles summed over every rank of every channel during which the rank had at least one bank open (active standby, IDD3N; the rest of cycles x channels x ranks is precharged standby, IDD2N). A bank is open from its ACT to the PRE or PREA that closes it.";
         time_ns: f64, "ns", "cycles x tCK.";
     }
 }

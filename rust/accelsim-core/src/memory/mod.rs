@@ -13,7 +13,7 @@ mod tiling;
 
 pub use backend::{Backend, BandwidthModel, DramBackend, Transfer};
 pub use conv::{ActivationLayout, ConvGeometry};
-pub use energy::{EnergyStats, EnergyTable};
+pub use energy::{CommandEnergy, DramCoreEnergy, DramEnergy, EnergyStats, EnergyTable};
 pub use system::{simulate_conv_layer, simulate_layer, LayerResult};
 pub use tiling::{choose_tiling, LoopOrder, Tiling, TrafficEstimate};
 
@@ -169,7 +169,7 @@ impl MemoryConfig {
                 format!("{} is out of range; 1 to 16", self.output_bytes),
             ));
         }
-        self.energy.validate()?;
+        self.energy.validate_for(&self.dram)?;
         match &self.dram {
             DramModel::Cycle { config, freq_mhz } => {
                 config.validate()?;

@@ -2037,7 +2037,9 @@ pub fn evaluate_layer(
         DramModel::Cycle { .. } => {
             let b = DramBackend::new(&mem.dram)?.expect("a cycle-level model has a backend");
             let (mut r, d) = layer_on(Lazy(b), array, mem, gemm, conv, tiling, cache, cancel)?;
-            r.dram = Some(d.0.stats());
+            let dram_stats = d.0.stats();
+            r.energy = r.energy.with_dram(mem, &dram_stats);
+            r.dram = Some(dram_stats);
             Ok(r)
         }
     }

@@ -324,7 +324,9 @@ pub fn simulate_conv_layer(
     let mut r = run_tiles(
         array, mem, gemm, &addrs, tiling, &tiles, &mut b, keep_folds, cancel,
     )?;
-    r.dram = Some(b.stats());
+    let dram_stats = b.stats();
+    r.energy = r.energy.with_dram(mem, &dram_stats);
+    r.dram = Some(dram_stats);
     // What refresh cost: the same layer with refresh off, cycle for cycle otherwise.
     if let DramModel::Cycle { config, freq_mhz } = &mem.dram {
         if config.refresh {
