@@ -115,12 +115,15 @@ def save(fig: Figure, path: str | Path, formats: Sequence[str] = PLOT_FORMATS) -
                 else f"format: give at least one of {', '.join(PLOT_FORMATS)}"
             )
         pairs = [(target.with_name(f"{target.name}.{f}"), f) for f in formats]
+    from matplotlib import rc_context
+
     written = []
     for file, fmt in pairs:
         file.parent.mkdir(parents=True, exist_ok=True)
-        # metadata: no creation date in the SVG, so identical runs give identical files
+        # No creation date and fixed element ids in the SVG: the same run gives the same file.
         meta = {"Date": None} if fmt == "svg" else {}
-        fig.savefig(file, format=fmt, metadata=meta)
+        with rc_context({"svg.hashsalt": "accelsim"}):
+            fig.savefig(file, format=fmt, metadata=meta)
         written.append(file)
     return written
 
