@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import accelsim
@@ -321,3 +322,168 @@ def test_process_exit_codes_and_no_traceback(tmp_path: Path) -> None:
     assert ok.returncode == 0, ok.stderr
     data = json.loads((tmp_path / "out.json").read_text())
     assert len(data["layers"]) == 21 and data["total_macs"] == RESNET18_MACS
+
+
+# ---- --json alone, --quiet, files written, unexpected errors -------------------------------------
+
+
+def test_json_alone_prints_to_stdout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(capsys, "run", "resnet18", "--pe", "16x16", "--json")
+    assert code == 0 and err == ""
+    data = json.loads(out)  # stdout holds the JSON only
+    assert data["total_macs"] == RESNET18_MACS
+    # the same as --json - and as --json FILE
+    code, out_dash, _ = run_cli(capsys, "run", "resnet18", "--pe", "16x16", "--json", "-")
+    assert code == 0 and out_dash == out
+    path = tmp_path / "r.json"
+    code, out_file, _ = run_cli(capsys, "run", "resnet18", "--pe", "16x16", "--json", str(path))
+    assert code == 0 and path.read_text() == out
+    assert out_file.splitlines()[-1] == f"wrote {path}"  # after the tables, the files written
+    # a flag after a bare --json is still a flag
+    code, out, err = run_cli(capsys, "run", "resnet18", "--json", "--quiet")
+    assert code == 0 and json.loads(out)["total_macs"] == RESNET18_MACS and err == ""
+    # --json with --csv - : both want stdout
+    code, _, err = run_cli(capsys, "run", "resnet18", "--csv", "-", "--json")
+    assert code == 2 and "cannot both write to stdout" in err
+
+
+@pytest.mark.parametrize("command", ["models", "stats"])
+def test_listing_commands_take_json(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(capsys, command, "--json")
+    assert code == 0 and err == ""
+    data = json.loads(out)
+    if command == "models":
+        assert "resnet18" in {m["name"] for m in data}
+        resnet = next(m for m in data if m["name"] == "resnet18")
+        assert resnet["macs"] == RESNET18_MACS and resnet["layers"] == 21
+    else:
+        assert {"cycles", "macs"} <= {s["name"] for s in data["stats"]}
+        assert "stall_filter_cycles" in {s["name"] for s in data["memory_stats"]}
+        assert all({"name", "unit", "description"} == set(s) for s in data["vector_stats"])
+
+
+def test_dram_json_alone_and_quiet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    trace = tmp_path / "t.trace"
+    trace.write_text("".join(f"{i} R {i * 64:#x}\n" for i in range(50)))
+    code, out, err = run_cli(capsys, "dram", str(trace), "--json")
+    assert code == 0 and json.loads(out)["stats"]["reads"] == 50
+    path = tmp_path / "d.json"
+    code, out, err = run_cli(capsys, "dram", str(trace), "--json", str(path), "-q")
+    assert code == 0 and out == f"{path}\n" and err == ""
+    code, out, err = run_cli(capsys, "dram", str(trace), "-q")
+    assert code == 0 and out == "" and err == ""
+
+
+def test_quiet_run_lists_only_the_files_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir, path = tmp_path / "run", tmp_path / "r.json"
+    code, out, err = run_cli(
+        capsys, "run", "resnet18", "--run-dir", str(run_dir), "--json", str(path), "-q"
+    )
+    assert code == 0 and err == ""
+    names = ("config.json", "stats.json", "layers.csv", "metadata.json")
+    assert out.splitlines() == [str(path), *(str(run_dir / n) for n in names)]
+    # JSON on stdout: the files written go to stderr, so stdout stays parseable
+    code, out, err = run_cli(capsys, "run", "resnet18", "--run-dir", str(run_dir), "--json")
+    assert code == 0 and json.loads(out)["total_macs"] == RESNET18_MACS
+    assert err.splitlines() == [f"wrote {run_dir / n}" for n in names]
+
+
+def test_unexpected_error_is_one_line_unless_debug(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def bug(*args: object, **kwargs: object) -> None:
+        raise KeyError("oops")
+
+    monkeypatch.setattr(cli, "run", bug)
+    code, out, err = run_cli(capsys, "run", "resnet18")
+    assert code == 1 and out == ""
+    assert err.startswith("accelsim: error: internal error: KeyError") and "--debug" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    with pytest.raises(KeyError):
+        cli.main(["run", "resnet18", "--debug"])
+
+
+# ---- plot ----------------------------------------------------------------------------------------
+
+
+def test_plot_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("matplotlib")
+    from accelsim.timeline import LayerSpan, Timeline
+
+    run_dir = tmp_path / "run"
+    flags = ["--pe", "8x8", "--bandwidth", "4", "--sram", "ifmap=16K,filter=16K,ofmap=16K"]
+    assert cli.main(["run", "resnet18", *flags, "--run-dir", str(run_dir), "-q"]) == 0
+    capsys.readouterr()
+    code, out, err = run_cli(capsys, "plot", str(run_dir))
+    assert code == 0, err
+    plots_dir = run_dir / "plots"
+    expected = [
+        plots_dir / f"{stem}.{fmt}" for stem in ("layers", "roofline") for fmt in ("png", "svg")
+    ]
+    assert out.splitlines() == [f"wrote {p}" for p in expected]
+    assert all(p.stat().st_size > 1000 for p in expected)
+    assert err.count("\n") == 1 and err.startswith("note: ") and "--trace" in err
+    # quiet: the paths only, no note; --format and -o
+    out_dir = tmp_path / "out"
+    code, out, err = run_cli(
+        capsys, "plot", str(run_dir), "-q", "-o", str(out_dir), "--format", "svg"
+    )
+    assert code == 0 and err == ""
+    assert out.splitlines() == [str(out_dir / "layers.svg"), str(out_dir / "roofline.svg")]
+    # a traced run (timeline.csv) gets the plots over time too
+    stats = json.loads((run_dir / "stats.json").read_text())
+    total = stats["total_cycles"]
+    Timeline(
+        bin_cycles=1000,
+        freq_mhz=1000.0,
+        total_cycles=total,
+        pes=64,
+        start=np.arange(-(-total // 1000), dtype=np.int64) * 1000,
+        pe_utilization=np.full(-(-total // 1000), 0.5),
+        dram_bytes=np.full(-(-total // 1000), 2000.0),
+        peak_bytes_per_cycle=4.0,
+        layers=(LayerSpan("all", 0, total),),
+    ).to_csv(run_dir / "timeline.csv")
+    code, out, err = run_cli(capsys, "plot", str(run_dir), "--format", "png")
+    assert code == 0 and err == ""
+    stems = ("layers", "roofline", "utilization", "dram_bandwidth")
+    assert out.splitlines() == [f"wrote {plots_dir / s}.png" for s in stems]
+
+
+def test_plot_command_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for argv, needle in (
+        (["plot", str(tmp_path / "nope")], "not a run directory"),
+        (["plot", str(tmp_path), "--format", "jpg"], "png, svg"),
+    ):
+        code, out, err = run_cli(capsys, *argv)
+        assert code == 2 and out == ""
+        assert err.startswith("accelsim: error:") and needle in err and err.count("\n") == 1
+
+
+def test_plot_without_matplotlib_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["run", "resnet18", "--pe", "8x8", "--run-dir", str(tmp_path), "-q"]) == 0
+    capsys.readouterr()
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # import fails
+    for command in ("plot", "report"):
+        code, out, err = run_cli(capsys, command, str(tmp_path))
+        assert code == 2 and out == ""
+        assert err == "accelsim: error: plotting needs matplotlib: pip install 'accelsim[plot]'\n"
+
+
+def test_plot_a_search_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "s.json"
+    argv = ["search", "resnet18", "--pe", "8x8", "--bandwidth", "8", "--threads", "1"]
+    code, out, err = run_cli(capsys, *argv, "--json", str(path), "-q")
+    assert code == 0 and out == f"{path}\n", err
+    code, out, err = run_cli(capsys, "plot", str(path))
+    assert code == 0 and err == ""
+    assert out.splitlines() == [
+        f"wrote {tmp_path / 's.search.png'}",
+        f"wrote {tmp_path / 's.search.svg'}",
+    ]
+    assert (tmp_path / "s.search.png").read_bytes().startswith(b"\x89PNG")
