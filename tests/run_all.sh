@@ -11,7 +11,25 @@ step "virtualenv $VENV"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 # shellcheck disable=SC1091
 . "$VENV/bin/activate"
-python -m pip install -q --disable-pip-version-check maturin numpy rich pytest hypothesis ruff mypy onnx
+python -m pip install -q --disable-pip-version-check maturin numpy rich pytest hypothesis ruff mypy onnx \
+  'matplotlib>=3.7'
+
+step "headless Chromium (the HTML report's browser test; skipped with a reason where missing)"
+if command -v chromium >/dev/null || command -v chromium-browser >/dev/null \
+  || command -v google-chrome >/dev/null; then
+  echo "found: $(command -v chromium || command -v chromium-browser || command -v google-chrome)"
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  # Debian's chromium package: about 30 s with a reachable mirror.
+  if timeout 600 sh -c 'DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium' >/tmp/accelsim-apt.log 2>&1
+  then
+    echo "installed: $(command -v chromium)"
+  else
+    echo "could not install chromium (see /tmp/accelsim-apt.log); the browser tests will skip"
+  fi
+else
+  echo "not root or no apt-get: cannot install chromium; the browser tests will skip"
+fi
 
 step "cargo fmt --check"
 cargo fmt --all --check
@@ -50,5 +68,9 @@ if accelsim run no-such-model --pe 32x32 2>"$out/err"; then
   echo "an unknown model must fail"; exit 1
 fi
 grep -q "valid" "$out/err" && ! grep -q Traceback "$out/err"
+accelsim run resnet18 --pe 16x16 --dram ddr4-3200 --run-dir "$out/run" --quiet
+accelsim plot "$out/run" --quiet
+accelsim report "$out/run" -o "$out/report.html" --quiet
+test -s "$out/run/plots/layers.png" && test -s "$out/run/plots/roofline.svg" && test -s "$out/report.html"
 rm -rf "$out"
 step "all checks passed"
