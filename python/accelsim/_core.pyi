@@ -149,6 +149,8 @@ class MemoryConfig:
         sram_pj_per_byte_8kib: float | None = None,
         dram_read_pj_per_byte: float | None = None,
         dram_write_pj_per_byte: float | None = None,
+        dram_io_read_pj_per_bit: float | None = None,
+        dram_io_write_pj_per_bit: float | None = None,
         ifmap_banks: int = 0,
         filter_banks: int = 0,
         ifmap_ports: int = 1,

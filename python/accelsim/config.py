@@ -261,7 +261,13 @@ class Memory:
             (the DMA reads each ifmap tile's input windows, not im2col rows).
         mac_pj, sram_pj_per_byte_8kib, dram_read_pj_per_byte, dram_write_pj_per_byte: the
             energy table (picojoules, ``docs/energy.md``); ``None`` takes the core's default,
-            resolved on construction so the dataclass always holds the figures used.
+            resolved on construction so the dataclass always holds the figures used. With a
+            cycle-level DRAM preset the DRAM's core energy comes from its statistics and the
+            preset's IDD currents, and the per-byte figures stay ``None``; giving one makes the
+            core energy that flat figure per byte instead.
+        dram_io_read_pj_per_bit, dram_io_write_pj_per_bit: DRAM interface (I/O) energy per bit
+            read and written, reported apart from the core energy; ``None`` takes the preset's
+            figure (0 for the bandwidth model, whose per-byte figure includes the I/O).
 
     The native core (``_core.MemoryConfig``) validates every field; invalid values raise
     :class:`~accelsim.errors.ConfigError` naming the field.
@@ -292,6 +298,8 @@ class Memory:
     sram_pj_per_byte_8kib: float | None = None
     dram_read_pj_per_byte: float | None = None
     dram_write_pj_per_byte: float | None = None
+    dram_io_read_pj_per_bit: float | None = None
+    dram_io_write_pj_per_bit: float | None = None
 
     def __post_init__(self) -> None:
         for name in _MEMORY_INT_FIELDS:
@@ -336,7 +344,7 @@ class Memory:
         object.__setattr__(self, "dram_mapping", resolved["dram_mapping"])
         object.__setattr__(self, "activation_layout", resolved["activation_layout"])
         for name in _ENERGY_FIELDS:
-            if getattr(self, name) is None and name in resolved:
+            if getattr(self, name) is None and resolved.get(name) is not None:
                 object.__setattr__(self, name, float(resolved[name]))
 
     @cached_property
@@ -405,12 +413,16 @@ MEMORY_KEYS: tuple[str, ...] = (
     "sram_pj_per_byte_8kib",
     "dram_read_pj_per_byte",
     "dram_write_pj_per_byte",
+    "dram_io_read_pj_per_bit",
+    "dram_io_write_pj_per_bit",
 )
 _ENERGY_FIELDS = (
     "mac_pj",
     "sram_pj_per_byte_8kib",
     "dram_read_pj_per_byte",
     "dram_write_pj_per_byte",
+    "dram_io_read_pj_per_bit",
+    "dram_io_write_pj_per_bit",
 )
 _MEMORY_INT_FIELDS = (
     "ifmap_bytes",

@@ -175,6 +175,7 @@ class DramTraceResult:
     busy_cycles: int
     busy_bandwidth_gbps: float
     data_bus_cycles: int
+    rank_active_cycles: int
     time_ns: float
     #: The resolved DRAM configuration (see :func:`dram_config`).
     config: Mapping[str, Any]

@@ -3,8 +3,9 @@
 use crate::{detached, to_py, ArrayConfig};
 use accelsim_core::dram::{DramConfig, DramPreset, DramStats, StatValue};
 use accelsim_core::memory::{
-    choose_tiling, simulate_conv_layer, ActivationLayout, BufferConfig, ConvGeometry, DramModel,
-    EnergyStats, EnergyTable, Layout, LoopOrder, MemStats, MemoryConfig as CoreMemory, Tiling,
+    choose_tiling, simulate_conv_layer, ActivationLayout, BufferConfig, ConvGeometry,
+    DramCoreEnergy, DramModel, EnergyStats, EnergyTable, Layout, LoopOrder, MemStats,
+    MemoryConfig as CoreMemory, Tiling,
 };
 use accelsim_core::{Error, Gemm, GemmStats};
 use numpy::PyArray1;
@@ -48,7 +49,8 @@ impl MemoryConfig {
         accumulator=true, output_bytes=1, dram="bandwidth", bandwidth=16.0, latency=100,
         ifmap_base=0, filter_base=1u64 << 32, ofmap_base=2u64 << 32,
         mac_pj=None, sram_pj_per_byte_8kib=None, dram_read_pj_per_byte=None,
-        dram_write_pj_per_byte=None, ifmap_banks=0, filter_banks=0, ifmap_ports=1, filter_ports=1,
+        dram_write_pj_per_byte=None, dram_io_read_pj_per_bit=None,
+        dram_io_write_pj_per_bit=None, ifmap_banks=0, filter_banks=0, ifmap_ports=1, filter_ports=1,
         freq_mhz=1000.0, dram_mapping=None, activation_layout="nhwc"))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -71,6 +73,8 @@ impl MemoryConfig {
         sram_pj_per_byte_8kib: Option<f64>,
         dram_read_pj_per_byte: Option<f64>,
         dram_write_pj_per_byte: Option<f64>,
+        dram_io_read_pj_per_bit: Option<f64>,
+        dram_io_write_pj_per_bit: Option<f64>,
         ifmap_banks: u32,
         filter_banks: u32,
         ifmap_ports: u32,
@@ -82,13 +86,6 @@ impl MemoryConfig {
         let activations = activation_layout
             .parse::<ActivationLayout>()
             .map_err(to_py)?;
-        let d = EnergyTable::default();
-        let energy = EnergyTable {
-            mac_pj: mac_pj.unwrap_or(d.mac_pj),
-            sram_pj_per_byte_8kib: sram_pj_per_byte_8kib.unwrap_or(d.sram_pj_per_byte_8kib),
-            dram_read_pj_per_byte: dram_read_pj_per_byte.unwrap_or(d.dram_read_pj_per_byte),
-            dram_write_pj_per_byte: dram_write_pj_per_byte.unwrap_or(d.dram_write_pj_per_byte),
-        };
         let buf =
             |name: &str, bytes: i64, w: i64, banks: u32, ports: u32| -> PyResult<BufferConfig> {
                 Ok(BufferConfig {
@@ -138,6 +135,34 @@ impl MemoryConfig {
                 config: Box::new(cfg),
                 freq_mhz,
             }
+        };
+        // Energy: Horowitz's per-byte figures for the bandwidth model; a cycle-level preset's
+        // currents and I/O energy, unless a per-byte figure is given (then a flat per-byte core
+        // energy, the other direction at Horowitz's default).
+        let d = EnergyTable::default();
+        let base = match &dram {
+            DramModel::Cycle { config, .. }
+                if dram_read_pj_per_byte.is_none() && dram_write_pj_per_byte.is_none() =>
+            {
+                EnergyTable::for_dram(config)
+            }
+            DramModel::Cycle { config, .. } => EnergyTable {
+                dram_io_read_pj_per_bit: config.power.io_read_pj_per_bit,
+                dram_io_write_pj_per_bit: config.power.io_write_pj_per_bit,
+                ..d
+            },
+            DramModel::Bandwidth { .. } => d,
+        };
+        let energy = EnergyTable {
+            mac_pj: mac_pj.unwrap_or(base.mac_pj),
+            sram_pj_per_byte_8kib: sram_pj_per_byte_8kib.unwrap_or(base.sram_pj_per_byte_8kib),
+            dram_read_pj_per_byte: dram_read_pj_per_byte.unwrap_or(base.dram_read_pj_per_byte),
+            dram_write_pj_per_byte: dram_write_pj_per_byte.unwrap_or(base.dram_write_pj_per_byte),
+            dram_io_read_pj_per_bit: dram_io_read_pj_per_bit
+                .unwrap_or(base.dram_io_read_pj_per_bit),
+            dram_io_write_pj_per_bit: dram_io_write_pj_per_bit
+                .unwrap_or(base.dram_io_write_pj_per_bit),
+            dram_core: base.dram_core,
         };
         let inner = CoreMemory {
             ifmap: buf(
@@ -216,8 +241,21 @@ impl MemoryConfig {
         d.set_item("activation_layout", c.layout.activations.name())?;
         d.set_item("mac_pj", c.energy.mac_pj)?;
         d.set_item("sram_pj_per_byte_8kib", c.energy.sram_pj_per_byte_8kib)?;
-        d.set_item("dram_read_pj_per_byte", c.energy.dram_read_pj_per_byte)?;
-        d.set_item("dram_write_pj_per_byte", c.energy.dram_write_pj_per_byte)?;
+        // None: the cycle-level DRAM's core energy comes from its currents.
+        let per_byte = |v: f64| (c.energy.dram_core == DramCoreEnergy::PerByte).then_some(v);
+        d.set_item(
+            "dram_read_pj_per_byte",
+            per_byte(c.energy.dram_read_pj_per_byte),
+        )?;
+        d.set_item(
+            "dram_write_pj_per_byte",
+            per_byte(c.energy.dram_write_pj_per_byte),
+        )?;
+        d.set_item("dram_io_read_pj_per_bit", c.energy.dram_io_read_pj_per_bit)?;
+        d.set_item(
+            "dram_io_write_pj_per_bit",
+            c.energy.dram_io_write_pj_per_bit,
+        )?;
         Ok(d)
     }
 
