@@ -5,8 +5,10 @@
 For ResNet-18 on a 32x32 array with three scratchpads of ``--sram`` bytes (default 64 KiB each),
 for each DRAM model the native module offers (``_core.DRAM_MODELS``; the bandwidth model at
 16 B/cycle and 100 cycles of latency): total cycles, stall cycles by cause, DRAM traffic, energy,
-and the wall time of ``accelsim.run`` (the whole simulation, tiling choice included) and the
-peak RSS of a fresh process (import excluded from the time, included in the memory).
+the DRAM's energy split into core and I/O (per byte the memory system moved and per byte on the
+DRAM's pins, whole bursts), the wall time of ``accelsim.run`` (the whole simulation, tiling
+choice included) and the peak RSS of a fresh process (import excluded from the time, included
+in the memory).
 
 Run it on a release build (``pip install .``).
 """
@@ -37,7 +39,13 @@ keys = ["compute_cycles", "stall_ifmap_cycles", "stall_filter_cycles",
         "stall_ofmap_cycles", "stall_refresh_cycles", "dram_read_bytes", "dram_write_bytes"]
 out = {k: float(t[k]) for k in keys}
 out["cycles"] = float(r.total_cycles)
-out["energy_total_pj"] = float((r.energy_totals() or {})["energy_total_pj"])
+e = r.energy_totals() or {}
+for k in ("energy_total_pj", "energy_dram_pj", "energy_dram_core_pj", "energy_dram_io_pj"):
+    out[k] = float(e[k])
+out["pin_bytes"] = float(sum(
+    (l.dram or {}).get("bytes_read", 0) + (l.dram or {}).get("bytes_written", 0) for l in r.layers
+))
+out["io_pj_per_bit"] = memory.dram_io_read_pj_per_bit
 out["wall_s"] = best
 out["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps(out))
@@ -57,6 +65,7 @@ def main() -> None:
     head2 = ("DRAM MB", "energy mJ", "wall s", "peak MiB")
     print("{:>12} {:>11} {:>11} {:>11} {:>12} {:>11} {:>8}".format(*head), end=" ")
     print("{:>9} {:>10} {:>7} {:>9}".format(*head2))
+    rows = {}
     for dram in _core.DRAM_MODELS:
         res = subprocess.run(
             [sys.executable, "-c", CHILD, dram, str(args.sram), str(args.repeat)],
@@ -64,7 +73,7 @@ def main() -> None:
             capture_output=True,
             text=True,
         )
-        r = json.loads(res.stdout.strip().splitlines()[-1])
+        r = rows[dram] = json.loads(res.stdout.strip().splitlines()[-1])
         mb = (r["dram_read_bytes"] + r["dram_write_bytes"]) / 1e6
         print(
             f"{dram:>12} {r['cycles']:>11,.0f} {r['compute_cycles']:>11,.0f} "
@@ -72,6 +81,18 @@ def main() -> None:
             f"{r['stall_ofmap_cycles']:>11,.0f} {r['stall_refresh_cycles']:>8,.0f} "
             f"{mb:>9.1f} {r['energy_total_pj'] / 1e9:>10.2f} "
             f"{r['wall_s']:>7.3f} {r['peak_mib']:>9.1f}"
+        )
+    print("\nDRAM energy (docs/energy.md): core and I/O, per byte moved and per byte on the pins")
+    head3 = ("dram", "core mJ", "I/O mJ", "DRAM mJ", "pJ/B moved", "pJ/B pins", "I/O pJ/bit")
+    print("{:>12} {:>8} {:>8} {:>8} {:>11} {:>10} {:>11}".format(*head3))
+    for dram, r in rows.items():
+        moved = r["dram_read_bytes"] + r["dram_write_bytes"]
+        pins = r["pin_bytes"] or moved  # the bandwidth model moves bytes, not bursts
+        print(
+            f"{dram:>12} {r['energy_dram_core_pj'] / 1e9:>8.3f} "
+            f"{r['energy_dram_io_pj'] / 1e9:>8.3f} {r['energy_dram_pj'] / 1e9:>8.3f} "
+            f"{r['energy_dram_pj'] / moved:>11.1f} {r['energy_dram_pj'] / pins:>10.1f} "
+            f"{r['io_pj_per_bit']:>11.3f}"
         )
 
 
