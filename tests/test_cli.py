@@ -483,7 +483,7 @@ def test_plot_a_search_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     code, out, err = run_cli(capsys, "plot", str(path))
     assert code == 0 and err == ""
     assert out.splitlines() == [
-        f"wrote {tmp_path / 's.search.png'}",
-        f"wrote {tmp_path / 's.search.svg'}",
+        f"wrote {tmp_path / 's.comparison.png'}",
+        f"wrote {tmp_path / 's.comparison.svg'}",
     ]
-    assert (tmp_path / "s.search.png").read_bytes().startswith(b"\x89PNG")
+    assert (tmp_path / "s.comparison.png").read_bytes().startswith(b"\x89PNG")

@@ -777,12 +777,14 @@ def plot_search_json(
     formats: Sequence[str] = PLOT_FORMATS,
 ) -> PlotSet:
     """Draw the default-versus-searched comparison of a search result written by
-    ``accelsim search --json FILE`` into ``out_dir`` (default: next to ``path``)."""
+    ``accelsim search --json FILE`` as ``FILE_STEM.comparison.{png,svg}`` in ``out_dir``
+    (default: beside ``path``)."""
     src = Path(path)
     data = _read_json(src)
     out = src.parent if out_dir is None else Path(out_dir)
     fig = search_comparison(data)
-    return PlotSet(files={"search": save(fig, out / f"{src.stem}.search", formats)}, skipped={})
+    files = save(fig, out / f"{src.stem}.comparison", formats)
+    return PlotSet(files={"search": files}, skipped={})
 
 
 def is_search_json(path: str | Path) -> bool:
