@@ -27,6 +27,7 @@ cannot be mapped is a :class:`WorkloadError` naming the node.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -97,6 +98,11 @@ _UNMAPPED_MATRIX = frozenset(
     ).split()
 )
 _FOLDABLE_SOURCES = frozenset(("Constant", "Shape", "Size"))
+# Ops that pass a tensor's elements through unchanged (a parameter seen through them is the
+# same parameter).
+_VIEWS = frozenset(
+    "Identity Transpose Reshape Flatten Squeeze Unsqueeze Cast CastLike DequantizeLinear".split()
+)
 
 _SHAPE_RE = re.compile(r"\s*([^=]+?)\s*=\s*(\d+(?:\s*[xX,]\s*\d+)*)\s*")
 
@@ -176,6 +182,34 @@ class _Graph:
                         if attr.t.data_type not in not_params:
                             self.sizes[node.output[0]] = math.prod(dims)
 
+        # A folded view of a parameter (Identity, Transpose, ...) -> the tensor it views.
+        self.alias: dict[str, str] = {}
+        # Parameters read by matrix layers (their roots), and each vector op's parameters.
+        self.filters: set[str] = set()
+        self.vector_inputs: dict[str, list[str]] = {}
+
+    def fold(self, node: Any) -> None:
+        """Mark the outputs of a node computed from constants only as constants; a view of a
+        parameter (``Identity``, ``Transpose``, ``Reshape``, ...) stays that parameter."""
+        outputs = [o for o in node.output if o]
+        self.static.update(outputs)
+        if node.op_type in _VIEWS and node.input and node.input[0] in self.sizes and outputs:
+            self.sizes[outputs[0]] = self.sizes[node.input[0]]
+            self.alias[outputs[0]] = self.root(node.input[0])
+
+    def computes_on_params(self, node: Any) -> bool:
+        """Whether ``node`` computes on parameters (a position embedding looked up at constant
+        positions): work the graph does, listed, unlike shape arithmetic and views."""
+        return node.op_type not in _VIEWS and any(self.sizes.get(i, 0) > 1 for i in node.input if i)
+
+    def root(self, name: str) -> str:
+        return self.alias.get(name, name)
+
+    def vector_params(self, op_name: str) -> int:
+        return sum(
+            self.sizes[i] for i in self.vector_inputs[op_name] if self.root(i) not in self.filters
+        )
+
     def shape(self, name: str) -> Shape | None:
         return self.shapes.get(name)
 
@@ -230,11 +264,136 @@ def load_onnx(
     except Exception as exc:  # protobuf's DecodeError and friends
         raise WorkloadError(f"{source!r} is not an ONNX model: {exc}") from None
     _set_input_shapes(model, input_shapes or {}, source)
+    inferred = _infer(onnx, model, source)
+    # ONNX's data propagation follows shape arithmetic through a few ops only (Shape, Gather,
+    # Slice, Concat, ...); exporters also compute shapes with Where, Equal, ConstantOfShape,
+    # Range, Expand and more (the TorchScript exporter's attention masks do), leaving a batch or
+    # sequence dim unknown downstream. Evaluate what is computed from constants and known
+    # shapes, and infer again, until nothing more folds.
+    for _ in range(_FOLD_ROUNDS):
+        if not _fold_constants(onnx, model, inferred):
+            break
+        inferred = _infer(onnx, model, source)
+    return _import(onnx, inferred, source, name or source)
+
+
+def _infer(onnx: Any, model: Any, source: str) -> Any:
     try:
-        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+        return onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
     except Exception as exc:
         raise WorkloadError(f"{source}: ONNX shape inference failed: {exc}") from None
-    return _import(onnx, inferred, source, name or source)
+
+
+_FOLD_ROUNDS = 8
+# Largest tensor (elements) evaluated while folding: shape tensors and small masks, never weights.
+_FOLD_LIMIT = 1 << 16
+
+
+def _fold_constants(onnx: Any, model: Any, inferred: Any) -> bool:
+    """Replace the nodes of ``model`` computed from constants and known shapes only by
+    ``Constant`` nodes holding their values (evaluated with ONNX's reference implementation).
+
+    ``Shape`` and ``Size`` read the shapes of ``inferred`` (the same graph, shape-inferred);
+    other nodes are evaluated when every input is a constant of at most ``_FOLD_LIMIT``
+    elements (initializers whose data is in the file, ``Constant`` outputs, folded outputs).
+    Such nodes are shape arithmetic, which the importer leaves out anyway: folding them only
+    lets shape inference see their values. Returns whether any node was replaced.
+    """
+    import numpy as np
+    from onnx.reference import ReferenceEvaluator
+
+    graph = model.graph
+    external = onnx.TensorProto.EXTERNAL
+    initializers = {i.name: i for i in graph.initializer}
+    shapes = {
+        info.name: _dims(info.type)
+        for info in (*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output)
+    }
+    for init in graph.initializer:
+        shapes[init.name] = tuple(int(d) for d in init.dims)
+    opsets = {o.domain or "": o.version for o in model.opset_import}
+    subgraph = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+    values: dict[str, Any] = {}
+
+    def value(tensor: str) -> Any:
+        if tensor not in values:
+            init = initializers.get(tensor)
+            if init is None or init.data_location == external:
+                return None
+            if math.prod(int(d) for d in init.dims) > _FOLD_LIMIT:
+                return None
+            try:
+                values[tensor] = onnx.numpy_helper.to_array(init)
+            except Exception:
+                return None
+        return values[tensor]
+
+    def evaluate(node: Any) -> list[Any] | None:
+        op = node.op_type
+        if op in ("Shape", "Size"):
+            shape = shapes.get(node.input[0])
+            if shape is None or any(d is None for d in shape):
+                return None
+            if op == "Size":
+                return [np.array(math.prod(d for d in shape if d is not None), dtype=np.int64)]
+            attrs = _attrs(onnx, node)
+            start, end = attrs.get("start", 0), attrs.get("end", len(shape))
+            return [np.array(shape[start:end], dtype=np.int64)]  # ONNX clamps like Python
+        if op == "Constant" and node.attribute and node.attribute[0].name == "value":
+            tensor = node.attribute[0].t
+            if tensor.data_location == external:
+                return None  # data in an external file, perhaps absent: a weight
+            try:
+                return [onnx.numpy_helper.to_array(tensor)]
+            except Exception:
+                return None
+        feeds = {}
+        for tensor in node.input:
+            if tensor:
+                feeds[tensor] = value(tensor)
+                if feeds[tensor] is None:
+                    return None
+        if not feeds and op != "Constant":
+            return None  # a generator (RandomNormal, ...)
+        try:
+            outputs = ReferenceEvaluator(node, opsets=opsets).run(None, feeds)
+        except Exception:
+            return None  # an op the reference implementation cannot run: leave it
+        return list(outputs)
+
+    nodes: list[Any] = []
+    folded: set[str] = set()
+    for node in graph.node:
+        results = None
+        if node.domain in ("", "ai.onnx") and not any(a.type in subgraph for a in node.attribute):
+            results = evaluate(node)
+        if results is None or not all(
+            isinstance(r, np.ndarray) and r.dtype != object and r.size <= _FOLD_LIMIT
+            for r in results
+        ):
+            nodes.append(node)
+            continue
+        values.update(zip(node.output, results, strict=False))
+        if node.op_type == "Constant":
+            nodes.append(node)
+            continue
+        for output, result in zip(node.output, results, strict=False):
+            if output:
+                tensor = onnx.numpy_helper.from_array(np.asarray(result), output)
+                nodes.append(
+                    onnx.helper.make_node(
+                        "Constant", [], [output], name=node.name or output, value=tensor
+                    )
+                )
+                folded.add(output)
+    if not folded:
+        return False
+    del graph.node[:]
+    graph.node.extend(nodes)
+    stale = [info for info in graph.value_info if info.name in folded]
+    for info in stale:
+        graph.value_info.remove(info)
+    return True
 
 
 def _set_input_shapes(model: Any, shapes: Mapping[str, Sequence[int]], source: str) -> None:
@@ -275,22 +434,79 @@ def _import(onnx: Any, model: Any, source: str, name: str) -> Workload:
     g = _Graph(onnx, model, source)
     ops: list[Op] = []
     used: set[str] = set()
+    consumers: dict[str, list[Any]] = {}
+    for node in model.graph.node:
+        for i in node.input:
+            consumers.setdefault(i, []).append(node)
+    graph_outputs = {o.name for o in model.graph.output}
+    fused: set[int] = set()  # ids of bias Adds folded into the matrix layer before them
     for index, node in enumerate(model.graph.node):
+        if id(node) in fused:
+            continue
         inputs = [i for i in node.input if i]
-        if node.op_type in _FOLDABLE_SOURCES or (inputs and all(i in g.static for i in inputs)):
-            g.static.update(o for o in node.output if o)  # shape arithmetic: folded
+        if node.op_type in _FOLDABLE_SOURCES or (
+            inputs and all(i in g.static for i in inputs) and not g.computes_on_params(node)
+        ):
+            g.fold(node)  # shape arithmetic, or a view of a parameter: folded
             continue
         if not inputs and node.op_type not in VECTOR_OP_TYPES:
             g.static.update(o for o in node.output if o)  # a generator (ConstantOfShape...)
             continue
         node_name = _unique(node.name or f"{node.op_type}_{index}", used)
-        ops.extend(_map_node(onnx, g, node, node_name))
+        mapped = _map_node(onnx, g, node, node_name)
+        if node.op_type in _MATRIX_OPS:
+            g.filters.update(g.root(i) for i in node.input if i in g.static)
+        if len(mapped) == 1 and type(mapped[0]) is GemmLayer and not mapped[0].bias:
+            add = _bias_add(g, mapped[0], node, consumers, graph_outputs)
+            if add is not None:
+                fused.add(id(add))
+                mapped = [dataclasses.replace(mapped[0], bias=True)]
+        ops.extend(mapped)
+    # A parameter that is also a matrix layer's filter (GPT-2's token embedding, tied to the LM
+    # head) belongs to that layer: the vector ops that read it do not count it again.
+    ops = [
+        dataclasses.replace(op, params=g.vector_params(op.name))
+        if isinstance(op, VectorOp) and op.name in g.vector_inputs
+        else op
+        for op in ops
+    ]
     if not any(not isinstance(op, VectorOp) for op in ops):
         raise WorkloadError(
             f"{source}: no matrix work (Conv, ConvTranspose, Gemm, MatMul, Einsum) to run on "
             f"the array; {len(ops)} other op(s)"
         )
     return Workload(name, ops)
+
+
+_MATRIX_OPS = frozenset(
+    "Conv ConvInteger QLinearConv ConvTranspose Gemm MatMul MatMulInteger QLinearMatMul "
+    "FusedMatMul Einsum".split()
+)
+
+
+def _bias_add(
+    g: _Graph, layer: GemmLayer, node: Any, consumers: Mapping[str, list[Any]], outputs: set[str]
+) -> Any:
+    """The ``Add`` of a bias vector to the output of ``node`` (a ``MatMul`` or ``Gemm`` with a
+    parameter filter and no bias), if that is the only use of the output: exporters write
+    PyTorch's ``Linear`` as ``MatMul`` + ``Add``, which is a GEMM with a bias (as ``Gemm``'s
+    ``C`` is). ``None`` otherwise."""
+    out = node.output[0]
+    users = consumers.get(out, [])
+    if len(users) != 1 or out in outputs or layer.groups != 1:
+        return None
+    add = users[0]
+    if add.op_type != "Add" or len(add.input) != 2:
+        return None
+    bias = add.input[1] if add.input[0] == out else add.input[0]
+    shape = g.known(bias)
+    if bias == out or bias not in g.static or bias not in g.sizes or shape is None:
+        return None
+    if not shape or shape[-1] != layer.n or math.prod(shape) != layer.n:
+        return None  # not one value per output column
+    if g.known(add.output[0]) != g.known(out):
+        return None  # the add broadcasts the product: not a bias
+    return add
 
 
 def _map_node(onnx: Any, g: _Graph, node: Any, name: str) -> list[Op]:
@@ -328,8 +544,12 @@ def _vector(onnx: Any, g: _Graph, node: Any, name: str) -> VectorOp:
     if op in _POOLING_WINDOW and elements is not None:
         kernel = _attrs(onnx, node).get("kernel_shape")
         elements = elements * math.prod(kernel) if kernel else None
-    params = sum(g.sizes.get(i, 0) for i in node.input[1:] if i in g.static)
-    return VectorOp(name, op, op_class, elements, params)
+    # Parameters: the static tensors of a numeric type it reads (an embedding table, a
+    # normalization's scale and shift, a bias), other than one-element constants of its formula
+    # (GELU's 0.5, attention's 1/sqrt(d)).
+    params = [i for i in dict.fromkeys(node.input) if i in g.static and g.sizes.get(i, 0) > 1]
+    g.vector_inputs[name] = params
+    return VectorOp(name, op, op_class, elements, sum(g.sizes[i] for i in params))
 
 
 def _conv(onnx: Any, g: _Graph, node: Any, name: str) -> list[Op]:
