@@ -482,6 +482,113 @@ def test_missing_onnx_package_says_how_to_install(monkeypatch: pytest.MonkeyPatc
         load_onnx("whatever.onnx")
 
 
+# ---- what real exporters write ------------------------------------------------------------------
+
+
+def int64(name: str, values: Sequence[int]) -> onnx.NodeProto:
+    tensor = helper.make_tensor(name, TensorProto.INT64, [len(values)], list(values))
+    return helper.make_node("Constant", [], [name], value=tensor, name=f"const_{name}")
+
+
+def test_shape_arithmetic_onnx_data_propagation_cannot_follow(tmp_path: Path) -> None:
+    # The TorchScript exporter's expand: shape = Where(Equal(s, -1), ones, s), from constants.
+    # ONNX's data propagation stops at Where, so the batch of the expanded mask, of the scores
+    # it is added to and of the context matmul after them would be unknown.
+    nodes = [
+        int64("target", [2, 3, 4, 4]),
+        int64("four", [4]),
+        helper.make_node(
+            "ConstantOfShape",
+            ["four"],
+            ["ones"],
+            name="cos",
+            value=helper.make_tensor("v", TensorProto.INT64, [1], [1]),
+        ),
+        helper.make_node("Mul", ["ones", "minus1"], ["neg"], name="neg"),
+        helper.make_node("Equal", ["target", "neg"], ["is_neg"], name="eq"),
+        helper.make_node("Where", ["is_neg", "ones", "target"], ["shape"], name="where"),
+        helper.make_node("Expand", ["mask", "shape"], ["mask4"], name="expand"),
+        helper.make_node("MatMul", ["Q", "K"], ["scores"], name="scores"),
+        helper.make_node("Add", ["scores", "mask4"], ["masked"], name="add_mask"),
+        helper.make_node("MatMul", ["masked", "V"], ["Y"], name="context"),
+    ]
+    minus1 = onnx.numpy_helper.from_array(np.array(-1, dtype=np.int64), "minus1")
+    inputs = [
+        vinfo("Q", (2, 3, 4, 5)),
+        vinfo("K", (2, 3, 5, 4)),
+        vinfo("V", (2, 3, 4, 6)),
+        vinfo("mask", (1, 1, 4, 4)),
+    ]
+    path = save(tmp_path, nodes, inputs, [vinfo("Y", None)], [minus1])
+    feeds = {"Q": rand(2, 3, 4, 5), "K": rand(2, 3, 5, 4), "V": rand(2, 3, 4, 6)}
+    (y,) = run_reference(path, {**feeds, "mask": rand(1, 1, 4, 4)})
+    assert y.shape == (2, 3, 4, 6)
+    inferred = onnx.shape_inference.infer_shapes(onnx.load(str(path)), data_prop=True)
+    mask4 = next(v for v in inferred.graph.value_info if v.name == "mask4")
+    assert not mask4.type.tensor_type.shape.dim[0].HasField("dim_value")  # ONNX alone: unknown
+    wl = load_onnx(path)
+    assert wl["context"].gemm() == (4, 4, 6, 6)
+    assert wl.op("add_mask") == VectorOp("add_mask", "Add", "elementwise", 2 * 3 * 4 * 4)
+    assert wl.op("expand") == VectorOp("expand", "Expand", "data_movement", 2 * 3 * 4 * 4)
+    assert [op.name for op in wl.ops] == ["expand", "scores", "add_mask", "context"]
+
+
+def test_matmul_and_bias_add_are_one_gemm_with_its_bias(tmp_path: Path) -> None:
+    # PyTorch's Linear as exported: MatMul, then Add of the bias (either operand order)
+    nodes = [
+        helper.make_node("MatMul", ["X", "W1"], ["h"], name="fc1"),
+        helper.make_node("Add", ["B1", "h"], ["hb"], name="fc1_bias"),
+        helper.make_node("MatMul", ["hb", "W2"], ["o"], name="fc2"),
+        helper.make_node("Add", ["o", "B2"], ["ob"], name="fc2_add"),  # not one value per column
+        helper.make_node("MatMul", ["ob", "W3"], ["p"], name="fc3"),
+        helper.make_node("Add", ["p", "B3"], ["pb"], name="fc3_bias"),
+        helper.make_node("Relu", ["p"], ["Y2"], name="relu"),  # p is used twice: not fused
+        helper.make_node("Identity", ["pb"], ["Y"], name="out"),
+    ]
+    inits = [
+        weight("W1", (8, 16)),
+        weight("B1", (16,)),
+        weight("W2", (16, 4)),
+        weight("B2", (3, 4)),
+        weight("W3", (4, 5)),
+        weight("B3", (1, 5)),
+    ]
+    outs = [vinfo("Y", None), vinfo("Y2", None)]
+    path = save(tmp_path, nodes, [vinfo("X", (2, 3, 8))], outs, inits)
+    run_reference(path, {"X": rand(2, 3, 8)})
+    wl = load_onnx(path)
+    assert wl["fc1"] == GemmLayer("fc1", 6, 8, 16, bias=True)
+    assert wl["fc2"] == GemmLayer("fc2", 6, 16, 4)
+    assert wl["fc3"] == GemmLayer("fc3", 6, 4, 5)
+    assert [op.name for op in wl.vector_ops] == ["fc2_add", "fc3_bias", "relu", "out"]
+    assert wl.op("fc2_add").params == 12
+    assert wl.total_params == 8 * 16 + 16 + 16 * 4 + 12 + 4 * 5 + 5
+
+
+def test_a_tied_weight_counts_once_and_lookups_of_constants_are_listed(tmp_path: Path) -> None:
+    # GPT-2: the token embedding is also the LM head's filter (through a Transpose); the position
+    # embedding is looked up at constant positions, which is work on a parameter, not shape
+    # arithmetic, so it is listed (with its table)
+    nodes = [
+        int64("positions", [0, 1, 2]),
+        helper.make_node("Gather", ["wte", "ids"], ["tok"], name="wte_lookup"),
+        helper.make_node("Gather", ["wpe", "positions"], ["pos"], name="wpe_lookup"),
+        helper.make_node("Add", ["tok", "pos"], ["h"], name="add"),
+        helper.make_node("Transpose", ["wte"], ["wte_t"], name="tie", perm=[1, 0]),
+        helper.make_node("MatMul", ["h", "wte_t"], ["Y"], name="lm_head"),
+    ]
+    inits = [weight("wte", (50, 8)), weight("wpe", (16, 8))]
+    ids = helper.make_tensor_value_info("ids", TensorProto.INT64, [1, 3])
+    path = save(tmp_path, nodes, [ids], [vinfo("Y", None)], inits)
+    (y,) = run_reference(path, {"ids": np.array([[1, 4, 9]], dtype=np.int64)})
+    assert y.shape == (1, 3, 50)
+    wl = load_onnx(path)
+    assert wl["lm_head"] == GemmLayer("lm_head", 3, 8, 50)
+    assert wl.op("wte_lookup") == VectorOp("wte_lookup", "Gather", "data_movement", 24, 0)
+    assert wl.op("wpe_lookup") == VectorOp("wpe_lookup", "Gather", "data_movement", 24, 16 * 8)
+    assert wl.total_params == 50 * 8 + 16 * 8
+
+
 # ---- a real export -----------------------------------------------------------------------------
 
 
@@ -500,6 +607,165 @@ def test_real_resnet18_export() -> None:
     result = accelsim.run(str(RESNET18_ONNX), accelsim.Accelerator(rows=32, cols=32))
     assert result.total_macs == 1_814_073_344
     assert result.array_cycles == accelsim.run("resnet18").array_cycles
+
+
+# ---- real transformer exports (tests/fixtures/onnx, made by tools/export_transformers.py) ------
+
+FIXTURES = REPO / "tests" / "fixtures" / "onnx"
+WIDTH, HEADS, HEAD, FFN, LAYERS = 768, 12, 64, 3072, 12
+BERT_POOLER = WIDTH * WIDTH
+GPT2_VOCAB = 50257
+
+
+def transformer_macs(batch: int, new: int, keys: int) -> int:
+    """MACs of one pre- or post-norm transformer block stack (BERT-base, GPT-2 small), written
+    out from the architecture: ``new`` tokens per sequence attending to ``keys`` keys."""
+    tokens = batch * new
+    qkv = 3 * tokens * WIDTH * WIDTH  # query, key and value projections
+    scores = batch * HEADS * new * keys * HEAD  # Q K^T, one GEMM per (sequence, head)
+    context = batch * HEADS * new * keys * HEAD  # softmax(.) V
+    out = tokens * WIDTH * WIDTH  # output projection
+    ffn = tokens * WIDTH * FFN + tokens * FFN * WIDTH  # two FFN layers
+    return LAYERS * (qkv + scores + context + out + ffn)
+
+
+def bert_macs(batch: int, seq: int) -> int:
+    return transformer_macs(batch, seq, seq) + batch * BERT_POOLER  # pooler on [CLS]
+
+
+def gpt2_macs(batch: int, new: int, past: int) -> int:
+    return transformer_macs(batch, new, past + new) + batch * WIDTH * GPT2_VOCAB  # LM head, last
+
+
+BERT_SHAPES = {"input_ids": (1, 128), "attention_mask": (1, 128), "token_type_ids": (1, 128)}
+# (file, input shapes, zoo model and options, batch, new tokens, keys)
+REAL_EXPORTS = [
+    ("bert_base_seq128_dynamo", None, ("bert_base", {}), 1, 128, 128),
+    ("bert_base_seq128_dynamo_opset18", None, ("bert_base", {}), 1, 128, 128),
+    ("bert_base_seq128_torchscript", None, ("bert_base", {}), 1, 128, 128),
+    ("bert_base_seq128_torchscript_opset14", None, ("bert_base", {}), 1, 128, 128),
+    ("bert_base_dynamic_dynamo", BERT_SHAPES, ("bert_base", {}), 1, 128, 128),
+    ("gpt2_prefill128_dynamo", None, ("gpt2_prefill", {"prompt": 128}), 1, 128, 128),
+    ("gpt2_prefill128_torchscript", None, ("gpt2_prefill", {"prompt": 128}), 1, 128, 128),
+    ("gpt2_decode128_dynamo", None, ("gpt2_decode", {"context": 128}), 1, 1, 129),
+    ("gpt2_decode128_torchscript", None, ("gpt2_decode", {"context": 128}), 1, 1, 129),
+]
+
+
+def test_transformer_mac_formulas_give_the_documented_totals() -> None:
+    # docs/workloads.md's zoo table
+    assert bert_macs(1, 128) == 11_174_215_680
+    assert bert_macs(1, 512) == 48_318_971_904
+    assert gpt2_macs(1, 128, 0) == 11_212_223_232
+    assert gpt2_macs(1, 1, 128) == 125_909_760
+
+
+@pytest.mark.parametrize(
+    ("stem", "shapes", "zoo", "batch", "new", "keys"),
+    REAL_EXPORTS,
+    ids=[case[0] for case in REAL_EXPORTS],
+)
+def test_real_transformer_export(
+    stem: str,
+    shapes: dict[str, tuple[int, ...]] | None,
+    zoo: tuple[str, dict[str, int]],
+    batch: int,
+    new: int,
+    keys: int,
+) -> None:
+    wl = load_onnx(FIXTURES / f"{stem}.onnx", input_shapes=shapes)
+    model = get_model(zoo[0], **zoo[1])
+    expected = (
+        bert_macs(batch, new)
+        if stem.startswith("bert")
+        else gpt2_macs(batch, new, 128 if new == 1 else 0)
+    )
+    assert wl.total_macs == expected == model.total_macs
+    # layer for layer: the same GEMMs in the same order, weights and activations alike
+    assert wl.gemm_shapes() == model.gemm_shapes()
+    assert [layer.kind for layer in wl] == [layer.kind for layer in model]
+    assert sum(layer.weights for layer in wl) == sum(layer.weights for layer in model)
+    attention = [layer for layer in wl if isinstance(layer, MatmulLayer)]
+    assert len(attention) == 2 * LAYERS
+    assert {layer.gemm() for layer in attention} == {
+        (new, HEAD, keys, batch * HEADS),  # scores: Q [S, 64] @ K^T [64, keys] per head
+        (new, keys, HEAD, batch * HEADS),  # context: P [S, keys] @ V [keys, 64] per head
+    }
+    # Linear layers: MatMul + bias Add (or Gemm with C) are GEMMs with their bias
+    linear = [layer for layer in wl if not isinstance(layer, MatmulLayer)]
+    assert all(layer.groups == 1 for layer in linear)
+    assert sum(layer.bias for layer in linear) == sum(layer.bias for layer in model)
+    if stem == "gpt2_prefill128_torchscript" or stem == "gpt2_decode128_torchscript":
+        # the legacy exporter writes the LM head's filter as its own (transposed) copy of the
+        # token embedding: the tie is not in the file, so the table counts twice
+        assert wl.total_params == model.total_params + GPT2_VOCAB * WIDTH
+    else:
+        assert wl.total_params == model.total_params  # 109,482,240 / 124,439,808
+    # every op off the array is listed, with its element count
+    tokens = batch * new
+    ops: dict[str, list[VectorOp]] = {}
+    for op in wl.vector_ops:
+        assert op.elements is not None, op
+        ops.setdefault(op.op, []).append(op)
+    softmax = ops["Softmax"]
+    assert [op.elements for op in softmax] == [batch * HEADS * new * keys] * LAYERS
+    assert all(op.op_class == "softmax" for op in softmax)
+    # each softmax follows the attention scores it normalizes
+    after = dict((op.name, layer) for op, layer in wl.vector_ops_after())
+    for op in softmax:
+        assert wl[after[op.name]].gemm() == (new, HEAD, keys, batch * HEADS)
+    if "opset14" in stem:  # LayerNorm written out: mean and variance reductions
+        assert "LayerNormalization" not in ops
+        assert [op.elements for op in ops["ReduceMean"]] == [tokens * WIDTH] * (2 * 2 * LAYERS + 2)
+        assert len(ops["Sqrt"]) == 2 * LAYERS + 1
+    else:
+        norms = ops["LayerNormalization"]
+        assert [op.elements for op in norms] == [tokens * WIDTH] * (2 * LAYERS + 1)
+        assert all(op.op_class == "normalization" and op.params == 2 * WIDTH for op in norms)
+    if stem.startswith("bert"):
+        gelu = "Erf" if "opset1" in stem else "Gelu"  # Gelu is an ONNX op from opset 20
+        assert [op.elements for op in ops[gelu]] == [tokens * FFN] * LAYERS
+        assert all(op.op_class == "activation" for op in ops[gelu])
+        assert ops["Tanh"][-1].elements == batch * WIDTH  # the pooler's activation
+        tables = sorted(op.params for op in ops["Gather"] if op.params)
+        assert tables == [2 * WIDTH, 512 * WIDTH, 30522 * WIDTH]  # token type, position, word
+    else:  # GPT-2's gelu_new: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+        assert [op.elements for op in ops["Tanh"]] == [tokens * FFN] * LAYERS
+        assert [op.elements for op in ops["Pow"]] == [tokens * FFN] * LAYERS
+        tables = sorted(op.params for op in ops["Gather"] if op.params)
+        # the token embedding belongs to the LM head (tied) unless the tie was lost
+        lost = stem.endswith("torchscript")
+        assert tables == ([1024 * WIDTH, GPT2_VOCAB * WIDTH] if lost else [1024 * WIDTH])
+    residual = [op for op in ops["Add"] if op.elements == tokens * WIDTH]
+    assert len(residual) >= 2 * LAYERS
+    if new == 1:  # decode: the KV cache grows by one token per layer, keys and values
+        appends = [op for op in ops["Concat"] if op.elements == batch * HEADS * keys * HEAD]
+        assert len(appends) == 2 * LAYERS
+    # nothing that multiplies matrices is hidden among them
+    assert not {"MatMul", "Gemm", "Einsum", "Conv"} & set(ops)
+
+
+def test_real_transformer_export_runs_like_the_zoo_model() -> None:
+    path = FIXTURES / "bert_base_seq128_dynamo.onnx"
+    acc = accelsim.Accelerator(rows=32, cols=32)
+    result = accelsim.run(str(path), acc, vector=accelsim.VectorUnit(lanes=32))
+    assert result.total_macs == 11_174_215_680
+    assert result.array_cycles == accelsim.run("bert_base", acc).array_cycles
+    assert result.vector_cycles is not None and result.vector_cycles > 0
+
+
+def test_dynamic_transformer_export_takes_input_shapes() -> None:
+    path = FIXTURES / "bert_base_dynamic_dynamo.onnx"
+    with pytest.raises(WorkloadError, match=r"\(MatMul\): the shape of .*--input-shape"):
+        load_onnx(path)
+    for batch, seq in ((2, 64), (1, 512), (3, 7)):
+        shapes = dict.fromkeys(BERT_SHAPES, (batch, seq))
+        wl = load_onnx(path, input_shapes=shapes)
+        model = get_model("bert_base", batch=batch, seq=seq)
+        assert wl.total_macs == bert_macs(batch, seq) == model.total_macs
+        assert wl.gemm_shapes() == model.gemm_shapes()
+        softmax = [op for op in wl.vector_ops if op.op == "Softmax"]
+        assert [op.elements for op in softmax] == [batch * HEADS * seq * seq] * LAYERS
 
 
 # ---- the command line ----------------------------------------------------------------------------

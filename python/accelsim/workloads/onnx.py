@@ -294,10 +294,13 @@ def _fold_constants(onnx: Any, model: Any, inferred: Any) -> bool:
     ``Constant`` nodes holding their values (evaluated with ONNX's reference implementation).
 
     ``Shape`` and ``Size`` read the shapes of ``inferred`` (the same graph, shape-inferred);
-    other nodes are evaluated when every input is a constant of at most ``_FOLD_LIMIT``
-    elements (initializers whose data is in the file, ``Constant`` outputs, folded outputs).
-    Such nodes are shape arithmetic, which the importer leaves out anyway: folding them only
-    lets shape inference see their values. Returns whether any node was replaced.
+    other nodes are evaluated when every input is an integer or boolean constant (or a scalar)
+    of at most ``_FOLD_LIMIT`` elements (initializers whose data is in the file, ``Constant``
+    outputs, folded outputs), and replaced when their outputs are too. Such nodes are shape
+    arithmetic, which the importer leaves out anyway: folding them only lets shape inference
+    see their values. Nodes that read parameters (floating-point tensors) are left alone: the
+    importer lists computations on parameters and follows views of them.
+    Returns whether any node was replaced.
     """
     import numpy as np
     from onnx.reference import ReferenceEvaluator
@@ -315,6 +318,13 @@ def _fold_constants(onnx: Any, model: Any, inferred: Any) -> bool:
     subgraph = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
     values: dict[str, Any] = {}
 
+    def shape_data(array: Any) -> bool:
+        return (
+            isinstance(array, np.ndarray)
+            and (array.dtype.kind in "iub" or (array.dtype.kind == "f" and array.size <= 1))
+            and array.size <= _FOLD_LIMIT
+        )
+
     def value(tensor: str) -> Any:
         if tensor not in values:
             init = initializers.get(tensor)
@@ -323,9 +333,12 @@ def _fold_constants(onnx: Any, model: Any, inferred: Any) -> bool:
             if math.prod(int(d) for d in init.dims) > _FOLD_LIMIT:
                 return None
             try:
-                values[tensor] = onnx.numpy_helper.to_array(init)
+                array = onnx.numpy_helper.to_array(init)
             except Exception:
                 return None
+            if not shape_data(array):
+                return None
+            values[tensor] = array
         return values[tensor]
 
     def evaluate(node: Any) -> list[Any] | None:
@@ -367,10 +380,7 @@ def _fold_constants(onnx: Any, model: Any, inferred: Any) -> bool:
         results = None
         if node.domain in ("", "ai.onnx") and not any(a.type in subgraph for a in node.attribute):
             results = evaluate(node)
-        if results is None or not all(
-            isinstance(r, np.ndarray) and r.dtype != object and r.size <= _FOLD_LIMIT
-            for r in results
-        ):
+        if results is None or not all(shape_data(r) for r in results):
             nodes.append(node)
             continue
         values.update(zip(node.output, results, strict=False))
