@@ -19,8 +19,16 @@ Matrix work becomes array layers (``docs/workloads.md`` has the rules):
   N for the right one); batch dimensions both operands have become ``groups`` (separate
   GEMMs, as attention's heads are).
 
+A ``MatMul`` (or ``Gemm`` without ``C``) whose only use is the ``Add`` of one value per output
+column is a GEMM with that bias (PyTorch's ``Linear`` as exporters write it).
+
 Everything else that runs is a :class:`VectorOp` with its element count. Nodes computed from
-constants and shapes only (shape arithmetic) are folded away as any inference compiler would.
+constants and shapes only (shape arithmetic) are folded away as any inference compiler would;
+where ONNX's data propagation cannot follow them (``Where``, ``Equal``, ``ConstantOfShape``,
+``Range``, ...) they are evaluated with ONNX's reference implementation and shapes inferred
+again. A view of a parameter (``Transpose``, ``Identity``, ...) is that parameter, counted once
+(a filter shared with a vector op, as a tied embedding, belongs to the matrix layer); a node
+computing on parameters (an embedding looked up at constant positions) is listed.
 A matrix op whose shapes are unknown (a dynamic dimension: give ``input_shapes``) or which
 cannot be mapped is a :class:`WorkloadError` naming the node.
 """
