@@ -306,7 +306,7 @@ def _cycles_axis(ax: Axes, timeline: Timeline) -> None:
         return np.asarray(cycles, dtype=np.float64) / f
 
     top = ax.secondary_xaxis("top", functions=(to_cycles, to_us))
-    top.set_xlabel("cycles")
+    top.set_xlabel("accelerator cycles", fontsize=8)
     top.xaxis.set_major_formatter(_formatter())
     ax.set_xlabel(f"time (µs at {f:g} MHz)")
 
@@ -343,7 +343,9 @@ def utilization_over_time(
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     head = title or "Array utilization over time"
     ax.set_title(
-        f"{head}\n{timeline.pes:,} PEs, bins of {timeline.bin_cycles:,} cycles", fontsize=10
+        f"{head}\n{timeline.pes:,} PEs, bins of {timeline.bin_cycles:,} cycles",
+        fontsize=10,
+        pad=10,
     )
     return _finish(fig, path, formats)
 
@@ -380,7 +382,7 @@ def dram_bandwidth_over_time(
     _cycles_axis(ax, timeline)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     head = title or "DRAM bandwidth over time"
-    ax.set_title(f"{head}\nbins of {timeline.bin_cycles:,} cycles", fontsize=10)
+    ax.set_title(f"{head}\nbins of {timeline.bin_cycles:,} cycles", fontsize=10, pad=10)
     return _finish(fig, path, formats)
 
 
