@@ -20,12 +20,13 @@ pub mod search;
 pub mod sim;
 pub mod stats;
 pub mod timing;
+pub mod trace;
 pub mod vector;
 
 pub use config::{ArrayConfig, ArrayParams, Dataflow, DrainEdge, Engine};
 pub use error::{Error, Result};
 pub use gemm::{Fold, Gemm};
-pub use sim::{simulate, simulate_cancellable, GemmResult, Request};
+pub use sim::{simulate, simulate_cancellable, simulate_traced, GemmResult, Request};
 pub use stats::GemmStats;
 pub use timing::{FoldTiming, IdealMemory, Readiness, ReadyTimes};
 

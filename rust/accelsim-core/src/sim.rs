@@ -1,12 +1,13 @@
 //! The entry point: simulate one GEMM (a layer) with either engine.
 
-use crate::config::{ArrayConfig, Engine};
+use crate::config::{ArrayConfig, Dataflow, Engine};
 use crate::error::{Error, Result};
 use crate::fast;
 use crate::gemm::{default_folds, Fold, Gemm};
 use crate::pe::{self, Operands};
 use crate::stats::GemmStats;
-use crate::timing::{never_cancel, CancelHook, FoldTiming, Readiness};
+use crate::timing::{never_cancel, CancelHook, FoldTiming, IdealMemory, Readiness};
+use crate::trace::{ArrayTracks, Trace};
 
 /// One layer's result: statistics, and per-fold records when asked for.
 #[derive(Debug, Clone)]
@@ -71,6 +72,36 @@ pub fn simulate<R: Readiness>(
     ready: &R,
 ) -> Result<GemmResult> {
     simulate_cancellable(cfg, req, ready, &never_cancel)
+}
+
+/// The fast engine with ideal memory (every operand ready when asked), recording the array's
+/// folds into `trace` as its next layer: each fold's stream (operands entering, one vector per
+/// cycle; OS: one pair per `acc_latency` cycles) and, in WS and IS, its stationary load (one row
+/// per cycle).
+pub fn simulate_traced(
+    cfg: &ArrayConfig,
+    gemm: &Gemm,
+    cancel: CancelHook<'_>,
+    trace: &mut Trace,
+) -> Result<GemmStats> {
+    let folds = default_folds(gemm, cfg)?;
+    let df = cfg.dataflow();
+    trace.begin_layer(None);
+    let tracks = ArrayTracks::new(trace, df);
+    let pair = cfg.acc_latency().max(1) as u64;
+    let stats = fast::run(cfg, &folds, &IdealMemory, cancel, |_, f, t| {
+        let a = f.on_array(df);
+        let (last_stream, last_load) = match df {
+            Dataflow::Os => (t.stream_start + (a.vectors - 1) * pair, None),
+            _ => (
+                t.stream_start + a.vectors - 1,
+                Some(t.start + a.tile_rows - 1),
+            ),
+        };
+        tracks.fold(trace, f, &t, last_stream, last_load);
+    })?;
+    trace.end_layer(stats.cycles);
+    Ok(stats)
 }
 
 /// `simulate`, polling `cancel` now and then; `Err(Error::Cancelled)` when it says stop.

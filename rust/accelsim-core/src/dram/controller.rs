@@ -742,6 +742,14 @@ impl Dram {
         self.out.log.as_deref().unwrap_or(&[])
     }
 
+    /// Move the commands recorded so far to `out`, keeping the log on (a trace drains it as
+    /// the run goes, so it never grows past what was issued since the last drain).
+    pub fn drain_command_log(&mut self, out: &mut Vec<IssuedCommand>) {
+        if let Some(log) = &mut self.out.log {
+            out.append(log);
+        }
+    }
+
     /// The constraint table this DRAM enforces.
     pub fn constraints(&self) -> Vec<Constraint> {
         constraint_table(&self.sh.t)

@@ -4,8 +4,9 @@
 //! consecutive transfers overlap as they would in hardware.
 
 use super::DramModel;
-use crate::dram::{ClockConverter, Dram, DramStats};
+use crate::dram::{ClockConverter, Command, Dram, DramStats, IssuedCommand};
 use crate::error::Result;
+use crate::trace::{Category, Clock, Trace, TrackId};
 
 /// One DMA transfer: `planes x rows` contiguous runs of `row_bytes`, run `(p, r)` at
 /// `addr + p * plane_stride + r * stride` in DRAM, read or written, issued no earlier than
@@ -59,6 +60,17 @@ pub trait Backend {
     fn complete(&mut self, id: TransferId) -> u64;
     /// Cycles the interface spent transferring so far.
     fn busy_cycles(&self) -> u64;
+    /// The accelerator cycle in which transfer `id` started moving data (its first byte on
+    /// the interface, or its first burst sent to the DRAM), once it has completed.
+    fn started(&mut self, id: TransferId) -> u64;
+    /// The clock converter of a cycle-level DRAM (for traces), if this is one.
+    fn clock(&self) -> Option<ClockConverter> {
+        None
+    }
+    /// Start recording this DRAM's activity for `trace` (before the first transfer).
+    fn begin_trace(&mut self, _trace: &mut Trace) {}
+    /// Record this DRAM's activity since the last call into `trace` (its `dram` tracks).
+    fn trace(&mut self, _trace: &mut Trace) {}
 }
 
 /// `bytes_per_cycle` shared by reads and writes, in issue order, plus a fixed `latency`.
@@ -69,7 +81,12 @@ pub struct BandwidthModel {
     /// The first cycle the interface is free.
     free: u64,
     busy: u64,
+    /// Per transfer: the cycle it completes, its first interface cycle, its interface cycles,
+    /// and whether it writes.
     done: Vec<u64>,
+    slots: Vec<(u64, u64, bool)>,
+    /// Transfers already recorded in a trace.
+    traced: usize,
 }
 
 impl BandwidthModel {
@@ -80,6 +97,8 @@ impl BandwidthModel {
             free: 0,
             busy: 0,
             done: Vec::new(),
+            slots: Vec::new(),
+            traced: 0,
         }
     }
 
@@ -103,6 +122,7 @@ impl Backend for BandwidthModel {
         // The last byte crosses the interface in cycle issue + cycles - 1 and arrives `latency`
         // cycles later.
         self.done.push(issue + cycles - 1 + self.latency);
+        self.slots.push((issue, cycles, t.write));
         self.done.len() - 1
     }
 
@@ -112,6 +132,38 @@ impl Backend for BandwidthModel {
 
     fn busy_cycles(&self) -> u64 {
         self.busy
+    }
+
+    fn started(&mut self, id: TransferId) -> u64 {
+        self.slots[id].0
+    }
+
+    /// One slice per transfer on the `interface` track: the cycles it occupied the interface.
+    fn trace(&mut self, trace: &mut Trace) {
+        if !trace.wants(Category::Dram) {
+            return;
+        }
+        let track = trace.track(
+            Category::Dram,
+            "dram",
+            "interface",
+            Clock::Acc,
+            false,
+            ["bytes", "", "", ""],
+        );
+        let (read, write) = (trace.name("read"), trace.name("write"));
+        let bpc = self.bytes_per_cycle;
+        for &(issue, cycles, w) in &self.slots[self.traced..] {
+            let bytes = (cycles as f64 * bpc) as i64;
+            trace.slice(
+                track,
+                if w { write } else { read },
+                issue,
+                cycles,
+                [bytes, 0, 0, 0],
+            );
+        }
+        self.traced = self.slots.len();
     }
 }
 
@@ -127,6 +179,8 @@ struct Pending {
     outstanding: u64,
     /// Latest completion (DRAM cycle) so far.
     done: u64,
+    /// The DRAM cycle its first burst was sent.
+    first: Option<u64>,
 }
 
 /// The cycle-level DRAM of `crate::dram` behind an in-order DMA engine. Each transfer is cut
@@ -144,6 +198,10 @@ pub struct DramBackend {
     /// First transfer with bursts left to send.
     head: usize,
     completed: Vec<(u64, u64)>,
+    /// With a trace: the command log drained so far, and one track per bank and per rank.
+    commands: Vec<IssuedCommand>,
+    bank_tracks: Vec<TrackId>,
+    rank_tracks: Vec<TrackId>,
 }
 
 impl DramBackend {
@@ -160,7 +218,57 @@ impl DramBackend {
             pending: Vec::new(),
             head: 0,
             completed: Vec::new(),
+            commands: Vec::new(),
+            bank_tracks: Vec::new(),
+            rank_tracks: Vec::new(),
         }))
+    }
+
+}
+
+impl DramBackend {
+    /// Create the bank and rank tracks of this DRAM in `trace` and start logging commands.
+    fn start_trace(&mut self, trace: &mut Trace) {
+        let org = self.dram.config().org;
+        let rank = |ch: u32, r: u32| {
+            if org.ranks > 1 {
+                format!("ch{ch} r{r}")
+            } else {
+                format!("ch{ch}")
+            }
+        };
+        let args = ["row", "", "", ""];
+        for ch in 0..org.channels {
+            for r in 0..org.ranks {
+                let name = format!("{} refresh", rank(ch, r));
+                self.rank_tracks.push(trace.track(
+                    Category::Dram,
+                    "dram",
+                    &name,
+                    Clock::Dram,
+                    false,
+                    args,
+                ));
+                for bg in 0..org.bank_groups {
+                    for b in 0..org.banks_per_group {
+                        let name = if org.bank_groups > 1 {
+                            format!("{} bg{bg} b{b}", rank(ch, r))
+                        } else {
+                            format!("{} b{b}", rank(ch, r))
+                        };
+                        self.bank_tracks.push(trace.track(
+                            Category::Dram,
+                            "dram",
+                            &name,
+                            Clock::Dram,
+                            false,
+                            args,
+                        ));
+                    }
+                }
+            }
+        }
+        self.dram.set_command_log(true);
     }
 
     pub fn stats(&self) -> DramStats {
@@ -184,6 +292,7 @@ impl DramBackend {
                 break;
             }
             sent += 1;
+            p.first.get_or_insert(now);
             p.outstanding += 1;
             p.next += self.burst;
             if first + p.next >= row_lo + p.t.row_bytes {
@@ -221,6 +330,7 @@ impl Backend for DramBackend {
             issued_all: empty,
             outstanding: 0,
             done: start,
+            first: None,
         });
         if empty && self.head == self.pending.len() - 1 {
             self.head += 1;
@@ -254,6 +364,63 @@ impl Backend for DramBackend {
 
     fn busy_cycles(&self) -> u64 {
         self.clock.to_acc(self.dram.stats().busy_cycles)
+    }
+
+    fn started(&mut self, id: TransferId) -> u64 {
+        let p = &self.pending[id];
+        self.clock.to_acc(p.first.unwrap_or(p.start))
+    }
+
+    fn clock(&self) -> Option<ClockConverter> {
+        Some(self.clock)
+    }
+
+    fn begin_trace(&mut self, trace: &mut Trace) {
+        if trace.wants(Category::Dram) && self.bank_tracks.is_empty() {
+            self.start_trace(trace);
+        }
+    }
+
+    /// Every command issued since the last call, as a slice on its bank's track (ACT for tRCD,
+    /// PRE for tRP, RD and WR for the burst time, from the command's cycle) or, for PREA and
+    /// REF, its rank's track (tRP all-bank, tRFC).
+    fn trace(&mut self, trace: &mut Trace) {
+        if !trace.wants(Category::Dram) {
+            return;
+        }
+        if self.bank_tracks.is_empty() {
+            return;
+        }
+        self.commands.clear();
+        self.dram.drain_command_log(&mut self.commands);
+        let org = self.dram.config().org;
+        let t = *self.dram.timing();
+        let names = Command::ALL.map(|c| trace.name(c.name()));
+        let banks = org.bank_groups * org.banks_per_group;
+        for c in &self.commands {
+            let rank = (c.channel * org.ranks + c.rank) as usize;
+            let (track, dur) = match c.command {
+                Command::PreA => (self.rank_tracks[rank], t.rp_all),
+                Command::Ref => (self.rank_tracks[rank], t.rfc),
+                cmd => {
+                    let bank = rank * banks as usize
+                        + (c.bank_group * org.banks_per_group + c.bank) as usize;
+                    let dur = match cmd {
+                        Command::Act => t.rcd,
+                        Command::Pre => t.rp,
+                        _ => t.bl,
+                    };
+                    (self.bank_tracks[bank], dur)
+                }
+            };
+            trace.slice(
+                track,
+                names[c.command as usize],
+                c.cycle,
+                dur,
+                [c.row as i64, 0, 0, 0],
+            );
+        }
     }
 }
 

@@ -14,7 +14,7 @@ mod tiling;
 pub use backend::{Backend, BandwidthModel, DramBackend, Transfer};
 pub use conv::{ActivationLayout, ConvGeometry};
 pub use energy::{CommandEnergy, DramCoreEnergy, DramEnergy, EnergyStats, EnergyTable};
-pub use system::{simulate_conv_layer, simulate_layer, LayerResult};
+pub use system::{simulate_conv_layer, simulate_conv_layer_traced, simulate_layer, LayerResult};
 pub use tiling::{choose_tiling, LoopOrder, Tiling, TrafficEstimate};
 
 use crate::config::Dataflow;

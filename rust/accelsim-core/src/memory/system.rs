@@ -14,6 +14,7 @@ use crate::fast::{FastArray, Rates};
 use crate::gemm::{default_folds, Fold, Gemm, MAX_FOLDS};
 use crate::stats::GemmStats;
 use crate::timing::{CancelHook, FoldTiming};
+use crate::trace::{ArrayTracks, Category, Clock, Trace, TrackId};
 
 /// A layer simulated with its memory system.
 #[derive(Debug, Clone)]
@@ -179,14 +180,25 @@ impl Addresses {
     }
 }
 
+/// One load of an input operand into a buffer half.
+struct Load {
+    transfers: Vec<TransferId>,
+    /// The cycle its data is usable, once known.
+    ready: Option<u64>,
+    /// The cycle of the last read by the array so far.
+    last_read: u64,
+    /// Words it puts in the buffer, bytes it reads from DRAM, and its first tile.
+    words: u64,
+    bytes: u64,
+    tile: usize,
+}
+
 /// Loads of one input operand into its buffer's halves.
 struct InputStream {
     op: Operand,
     double: bool,
     word_bytes: u64,
-    /// Per load: (its transfers, cycle its data is usable once known, cycle of the last read by
-    /// the array so far).
-    loads: Vec<(Vec<TransferId>, Option<u64>, u64)>,
+    loads: Vec<Load>,
     last_key: Option<(u64, u64, u64)>,
     /// Load index of each tile.
     tile_load: Vec<usize>,
@@ -222,7 +234,7 @@ impl InputStream {
         let j = self.loads.len();
         let reuse_distance = if self.double { 2 } else { 1 };
         let start = if j >= reuse_distance {
-            self.loads[j - reuse_distance].2 + 1
+            self.loads[j - reuse_distance].last_read + 1
         } else {
             0
         };
@@ -232,14 +244,21 @@ impl InputStream {
             bytes += tr.bytes();
             ids.push(backend.issue(&Transfer { start, ..tr }));
         }
-        self.loads.push((ids, None, 0));
-        self.last_key = Some(key);
-        self.tile_load.push(j);
         // The buffer holds the tile's words (a convolution's windows expanded on the way in).
         let words = match self.op {
             Operand::Ifmap => t.m * t.k,
             _ => t.k * t.n,
         };
+        self.loads.push(Load {
+            transfers: ids,
+            ready: None,
+            last_read: 0,
+            words,
+            bytes,
+            tile: self.tile_load.len(),
+        });
+        self.last_key = Some(key);
+        self.tile_load.push(j);
         st.dram_read_bytes += bytes;
         match self.op {
             Operand::Ifmap => {
@@ -256,8 +275,9 @@ impl InputStream {
     fn ready(&mut self, tile: usize, backend: &mut dyn Backend) -> u64 {
         let l = &mut self.loads[self.tile_load[tile]];
         // A load that reads nothing (a window of only padding) is ready at once.
-        *l.1.get_or_insert_with(|| {
-            l.0.iter()
+        *l.ready.get_or_insert_with(|| {
+            l.transfers
+                .iter()
                 .map(|&id| backend.complete(id) + 1)
                 .max()
                 .unwrap_or(0)
@@ -266,7 +286,85 @@ impl InputStream {
 
     fn read_until(&mut self, tile: usize, cycle: u64) {
         let l = &mut self.loads[self.tile_load[tile]];
-        l.2 = l.2.max(cycle);
+        l.last_read = l.last_read.max(cycle);
+    }
+
+    /// Record every load as a DMA slice on its buffer half's track (from its first byte moved to
+    /// its last, both counted) and the buffer's occupancy: a half holds a load's words from the
+    /// load's first byte until the cycle after the array last read them.
+    fn trace(&self, trace: &mut Trace, backend: &mut dyn Backend, occupancy: &mut Vec<(u64, i64)>) {
+        let op = op_name(self.op);
+        let halves = if self.double { 2 } else { 1 };
+        let tracks: Vec<TrackId> = (0..halves)
+            .map(|h| {
+                let thread = if self.double {
+                    format!("{op} load, half {h}")
+                } else {
+                    format!("{op} load")
+                };
+                trace.track(Category::Dma, "dma", &thread, Clock::Acc, false, DMA_ARGS)
+            })
+            .collect();
+        let name = trace.name(&format!("{op} load"));
+        for (j, l) in self.loads.iter().enumerate() {
+            if l.transfers.is_empty() {
+                continue;
+            }
+            let first = l
+                .transfers
+                .iter()
+                .map(|&id| backend.started(id))
+                .min()
+                .unwrap();
+            let ready = l.ready.unwrap_or(first + 1);
+            if trace.wants(Category::Dma) {
+                trace.slice(
+                    tracks[j % halves],
+                    name,
+                    first,
+                    ready - first,
+                    [l.bytes as i64, l.tile as i64, j as i64, 0],
+                );
+            }
+            let bytes = (l.words * self.word_bytes) as i64;
+            occupancy.push((first, bytes));
+            occupancy.push((l.last_read + 1, -bytes));
+        }
+    }
+}
+
+fn op_name(op: Operand) -> &'static str {
+    match op {
+        Operand::Ifmap => "ifmap",
+        Operand::Filter => "filter",
+        Operand::Ofmap => "ofmap",
+    }
+}
+
+/// What a DMA slice's arguments mean.
+const DMA_ARGS: [&str; 4] = ["bytes", "tile", "load", ""];
+
+/// One counter track per buffer: bytes it holds, from each change on.
+fn trace_occupancy(trace: &mut Trace, op: Operand, mut deltas: Vec<(u64, i64)>) {
+    let track = trace.track(
+        Category::Buffer,
+        "buffers",
+        op_name(op),
+        Clock::Acc,
+        true,
+        ["bytes", "", "", ""],
+    );
+    deltas.sort_unstable();
+    trace.counter(track, 0, 0.0);
+    let mut held = 0i64;
+    let mut i = 0;
+    while i < deltas.len() {
+        let t = deltas[i].0;
+        while i < deltas.len() && deltas[i].0 == t {
+            held += deltas[i].1;
+            i += 1;
+        }
+        trace.counter(track, t, held as f64);
     }
 }
 
@@ -295,6 +393,22 @@ pub fn simulate_conv_layer(
     keep_folds: bool,
     cancel: CancelHook<'_>,
 ) -> Result<LayerResult> {
+    simulate_conv_layer_traced(array, mem, gemm, conv, tiling, keep_folds, cancel, None)
+}
+
+/// `simulate_conv_layer`, recording into `trace` when given (one layer of it: the layer's
+/// events are placed after the trace's previous layers).
+#[allow(clippy::too_many_arguments)]
+pub fn simulate_conv_layer_traced(
+    array: &ArrayConfig,
+    mem: &MemoryConfig,
+    gemm: &Gemm,
+    conv: Option<&ConvGeometry>,
+    tiling: Option<Tiling>,
+    keep_folds: bool,
+    cancel: CancelHook<'_>,
+    trace: Option<&mut Trace>,
+) -> Result<LayerResult> {
     mem.validate()?;
     if let Some(c) = conv {
         c.check(gemm)?;
@@ -317,12 +431,21 @@ pub fn simulate_conv_layer(
     let tiles = tiles(gemm, &tiling);
     if let Some(mut b) = BandwidthModel::from_model(&mem.dram) {
         return run_tiles(
-            array, mem, gemm, &addrs, tiling, &tiles, &mut b, keep_folds, cancel,
+            array, mem, gemm, &addrs, tiling, &tiles, &mut b, keep_folds, cancel, trace,
         );
     }
     let mut b = DramBackend::new(&mem.dram)?.expect("every DRAM model has a backend");
     let mut r = run_tiles(
-        array, mem, gemm, &addrs, tiling, &tiles, &mut b, keep_folds, cancel,
+        array,
+        mem,
+        gemm,
+        &addrs,
+        tiling,
+        &tiles,
+        &mut b,
+        keep_folds,
+        cancel,
+        trace,
     )?;
     let dram_stats = b.stats();
     r.energy = r.energy.with_dram(mem, &dram_stats);
@@ -339,7 +462,7 @@ pub fn simulate_conv_layer(
             };
             let mut b = DramBackend::new(&quiet.dram)?.expect("a cycle-level backend");
             let without = run_tiles(
-                array, &quiet, gemm, &addrs, tiling, &tiles, &mut b, false, cancel,
+                array, &quiet, gemm, &addrs, tiling, &tiles, &mut b, false, cancel, None,
             )?;
             charge_refresh(
                 &mut r.mem,
@@ -383,11 +506,92 @@ struct OutputStream {
     reuse_distance: usize,
     /// Per visit: the write-back (or spill) transfer, once issued.
     writes: Vec<Option<Vec<TransferId>>>,
+    /// Per visit: when its half was free, its partial-sum read-back, its words and bytes
+    /// written, whether it wrote final outputs, and its last tile (for traces).
+    visits: Vec<Visit>,
     /// When the current visit's half is free and, if needed, its partial sums are back.
     ready: u64,
     end: u64,
     words: u64,
     readback: bool,
+}
+
+/// One visit of the output buffer, as a trace shows it.
+struct Visit {
+    free: u64,
+    readback: Option<(TransferId, u64)>,
+    words: u64,
+    write_bytes: u64,
+    complete: bool,
+    tile: usize,
+}
+
+impl OutputStream {
+    /// Record each visit's partial-sum read-back and write-back (or spill) on its half's DMA
+    /// track, and the ofmap buffer's occupancy: a half holds the visit's words from the cycle
+    /// it was free until the cycle after its write-back completed.
+    fn trace(&self, trace: &mut Trace, backend: &mut dyn Backend, mem: &MemoryConfig) {
+        let halves = self.reuse_distance;
+        let tracks: Vec<TrackId> = (0..halves)
+            .map(|h| {
+                let thread = if halves == 2 {
+                    format!("ofmap, half {h}")
+                } else {
+                    "ofmap".to_string()
+                };
+                trace.track(Category::Dma, "dma", &thread, Clock::Acc, false, DMA_ARGS)
+            })
+            .collect();
+        let (read, write, spill) = (
+            trace.name("psum read-back"),
+            trace.name("ofmap write-back"),
+            trace.name("psum spill"),
+        );
+        let word = mem.ofmap.word_bytes as i64;
+        let mut occupancy = Vec::with_capacity(2 * self.visits.len());
+        for (v, visit) in self.visits.iter().enumerate() {
+            let track = tracks[v % halves];
+            if let Some((id, bytes)) = visit.readback {
+                let first = backend.started(id);
+                let done = backend.complete(id) + 1;
+                if trace.wants(Category::Dma) {
+                    trace.slice(
+                        track,
+                        read,
+                        first,
+                        done - first,
+                        [bytes as i64, visit.tile as i64, v as i64, 0],
+                    );
+                }
+            }
+            let Some(Some(ids)) = self.writes.get(v) else {
+                continue;
+            };
+            let mut done = visit.free + 1;
+            if !ids.is_empty() {
+                let first = ids.iter().map(|&id| backend.started(id)).min().unwrap();
+                done = ids
+                    .iter()
+                    .map(|&id| backend.complete(id) + 1)
+                    .max()
+                    .unwrap();
+                if trace.wants(Category::Dma) {
+                    trace.slice(
+                        track,
+                        if visit.complete { write } else { spill },
+                        first,
+                        done - first,
+                        [visit.write_bytes as i64, visit.tile as i64, v as i64, 0],
+                    );
+                }
+            }
+            occupancy.push((visit.free, visit.words as i64 * word));
+            occupancy.push((done, -(visit.words as i64) * word));
+        }
+        if trace.wants(Category::Buffer) {
+            trace_occupancy(trace, Operand::Ofmap, occupancy);
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -401,8 +605,14 @@ fn run_tiles(
     backend: &mut dyn Backend,
     keep_folds: bool,
     cancel: CancelHook<'_>,
+    mut trace: Option<&mut Trace>,
 ) -> Result<LayerResult> {
     let df = array.dataflow();
+    let tracks = trace.as_deref_mut().map(|t| {
+        t.begin_layer(backend.clock());
+        backend.begin_trace(t);
+        ArrayTracks::new(t, df)
+    });
     let (stationary_op, stream_op) = roles(df);
     let mut st = MemStats {
         tiles: tiles.len() as u64,
@@ -427,6 +637,7 @@ fn run_tiles(
         end: 0,
         words: 0,
         readback: false,
+        visits: Vec::new(),
     };
     let mut fast = FastArray::new(array);
     let mut kept = Vec::new();
@@ -478,6 +689,7 @@ fn run_tiles(
             };
             out.ready = free;
             out.readback = t.k0 > 0;
+            let mut readback = None;
             if out.readback {
                 let tr = Transfer {
                     start: free,
@@ -488,7 +700,16 @@ fn run_tiles(
                 st.dram_read_bytes += tr.bytes();
                 st.dram_psum_read_bytes += tr.bytes();
                 st.ofmap_sram_writes += out_words;
+                readback = Some((id, tr.bytes()));
             }
+            out.visits.push(Visit {
+                free,
+                readback,
+                words: out_words,
+                write_bytes: 0,
+                complete: false,
+                tile: i,
+            });
             out.end = 0;
             out.words = 0;
             out.writes.push(None);
@@ -539,6 +760,16 @@ fn run_tiles(
                 },
             };
             let step = fast.step_at(&fold, stat_ready, stream_inputs.max(out.ready), rates);
+            if let (Some(tr), Some(tk)) = (trace.as_deref_mut(), &tracks) {
+                let load = (df != Dataflow::Os).then_some(step.last_stationary_read);
+                tk.fold(tr, &fold, &step.timing, step.last_stream_read, load);
+                tk.stall(
+                    tr,
+                    "bank",
+                    step.conflict_free_stream_start,
+                    step.array_stream_start,
+                );
+            }
             // What the buffers' bandwidth cost, then what waiting for operands cost.
             st.stall_bank_cycles += step
                 .array_stream_start
@@ -563,6 +794,14 @@ fn run_tiles(
                     Operand::Ifmap => st.stall_ifmap_cycles += stall,
                     Operand::Filter => st.stall_filter_cycles += stall,
                     Operand::Ofmap => st.stall_ofmap_cycles += stall,
+                }
+                if let (Some(tr), Some(tk)) = (trace.as_deref_mut(), &tracks) {
+                    tk.stall(
+                        tr,
+                        op_name(cause),
+                        step.array_stream_start,
+                        step.timing.stream_start,
+                    );
                 }
             }
             let (ifmap_last, filter_last) = match df {
@@ -614,6 +853,8 @@ fn run_tiles(
                 }));
             }
             *out.writes.last_mut().unwrap() = Some(ids);
+            let v = out.visits.last_mut().expect("a visit");
+            (v.write_bytes, v.complete, v.tile) = (bytes, complete, i);
             st.ofmap_sram_reads += out_words;
             st.dram_write_bytes += bytes;
             if complete {
@@ -625,6 +866,10 @@ fn run_tiles(
         // Single-buffered operands load the next tile only now (their only half was in use).
         if i + 1 < tiles.len() {
             issue_inputs(i + 1, false, &mut ifmap, &mut filter, backend, &mut st);
+        }
+        // The DRAM's commands so far (drained tile by tile, so its log stays small).
+        if let Some(tr) = trace.as_deref_mut() {
+            backend.trace(tr);
         }
     }
 
@@ -652,6 +897,28 @@ fn run_tiles(
         - st.stall_bank_cycles
         - st.stall_refresh_cycles;
     st.dram_busy_cycles = backend.busy_cycles();
+    if let (Some(tr), Some(tk)) = (trace, &tracks) {
+        tk.stall(
+            tr,
+            "bank",
+            last_end_conflict_free.min(last_end) + 1,
+            last_end + 1,
+        );
+        tk.stall(tr, "ofmap", last_end + 1, end + 1);
+        backend.trace(tr);
+        let mut occupancy = Vec::new();
+        ifmap.trace(tr, backend, &mut occupancy);
+        if tr.wants(Category::Buffer) {
+            trace_occupancy(tr, Operand::Ifmap, std::mem::take(&mut occupancy));
+        }
+        occupancy.clear();
+        filter.trace(tr, backend, &mut occupancy);
+        if tr.wants(Category::Buffer) {
+            trace_occupancy(tr, Operand::Filter, occupancy);
+        }
+        out.trace(tr, backend, mem);
+        tr.end_layer(array_stats.cycles);
+    }
     let energy = EnergyStats::of(&mem.energy, mem, &array_stats, &st);
     Ok(LayerResult {
         array: array_stats,
