@@ -95,8 +95,11 @@ def simulate_layers(
     shapes: Sequence[tuple[int, int, int, int]],
     config: ArrayConfig,
     engine: str = "fast",
+    trace: TraceRecorder | None = None,
 ) -> dict[str, NDArray[np.int64]]:
     """Simulate a list of ``(m, k, n, groups)`` layers one after another.
+
+    With ``trace`` (engine ``"fast"`` only), each layer's folds are recorded into it.
 
     Returns one int64 column per statistic of ``stat_catalog()``, each of length ``len(shapes)``.
     """
@@ -167,8 +170,11 @@ def simulate_memory_layers(
     memory: MemoryConfig,
     tilings: Sequence[tuple[int, int, int, str] | None] | None = None,
     convs: Sequence[Sequence[int] | None] | None = None,
+    trace: TraceRecorder | None = None,
 ) -> dict[str, Any]:
     """Simulate ``(m, k, n, groups)`` layers one after another with the memory system.
+
+    With ``trace``, each layer is recorded into it (docs/trace.md).
 
     ``tilings`` gives each layer's ``(m_t, k_t, n_t, order)`` or ``None`` (default chooser).
     Returns one column per statistic of ``stat_catalog()`` and of ``memory_stat_catalog()``
@@ -346,3 +352,45 @@ def simulate_schedule(
 ) -> dict[str, Any]:
     """Run layers as one schedule (or alone, ``overlap=False``): per-layer columns as
     ``search_network``'s, ``cycles_total`` and the cycle-level DRAM's ``dram_stats``."""
+
+# ---- traces (rust/accelsim-py/src/trace.rs) ---------------------------------------------------
+
+__all__ += ["TRACE_CATEGORIES", "TraceRecorder"]
+
+TRACE_CATEGORIES: tuple[str, ...]
+
+@final
+class TraceRecorder:
+    """A trace being recorded: pass it as ``trace=`` to ``simulate_layers`` or
+    ``simulate_memory_layers`` (each call appends its layers), then ``finish()`` and read the
+    columns."""
+
+    def __new__(
+        cls,
+        *,
+        window: tuple[int, int] | None = None,
+        categories: Sequence[str] | None = None,
+        max_events: int = 1_000_000,
+        gaps: Sequence[int] | None = None,
+    ) -> TraceRecorder: ...
+    def finish(self) -> None: ...
+    @property
+    def window(self) -> tuple[int, int]: ...
+    @property
+    def categories(self) -> list[str]: ...
+    @property
+    def max_events(self) -> int: ...
+    @property
+    def events(self) -> int: ...
+    @property
+    def dropped(self) -> int: ...
+    @property
+    def complete_until(self) -> int | None: ...
+    @property
+    def dram_khz(self) -> int: ...
+    @property
+    def names(self) -> list[str]: ...
+    def tracks(self) -> list[tuple[str, str, str, str, bool, tuple[str, str, str, str]]]: ...
+    def slices(self) -> dict[str, NDArray[Any]]: ...
+    def counters(self) -> dict[str, NDArray[Any]]: ...
+    def layers(self) -> dict[str, NDArray[np.uint64]]: ...

@@ -37,6 +37,8 @@ from accelsim.results import (
     _split_stats,
     _utilization,
 )
+from accelsim.timeline import LayerSpan
+from accelsim.trace import Trace, TraceOptions
 from accelsim.workloads import (
     MODEL_SPECS,
     MODELS,
@@ -72,6 +74,7 @@ def run(
     progress: ProgressCallback | None = None,
     vector: VectorUnit | None = None,
     input_shapes: Mapping[str, Sequence[int]] | None = None,
+    trace: TraceOptions | bool | None = None,
 ) -> NetworkResult:
     """Simulate every layer of ``model`` on ``acc``, one layer after another.
 
@@ -93,6 +96,9 @@ def run(
         vector: the vector unit that runs the operations off the array; ``None`` (default)
             lists them with their element counts but does not model them.
         input_shapes: ``{input name: dims}`` for the graph inputs of an ONNX ``model``.
+        trace: record a timeline (:class:`~accelsim.trace.TraceOptions`, or ``True`` for the
+            defaults) into the result's ``trace`` (engine ``"fast"``; docs/trace.md). Tracing
+            observes: the statistics are the same with and without it.
 
     Engine ``"fast"`` without a ``progress`` callback sends the whole workload to the native
     core in one call. Otherwise layers are simulated one call each, so a callback sees every
@@ -113,6 +119,7 @@ def run(
     if vector is not None and not isinstance(vector, VectorUnit):
         raise ConfigError(f"vector must be a VectorUnit or None, got {type(vector).__name__}")
     shapes_given = _input_shapes(input_shapes)
+    options = _trace_options(trace, engine)
     workload: Workload
     recorded_batch: int | None
     if isinstance(model, Workload):
@@ -134,15 +141,33 @@ def run(
         )
 
     shapes = workload.gemm_shapes()
+    vector_stats = _vector_stats(workload, vector)
+    recorder = None
+    if options is not None:
+        gaps, offset = _trace_gaps(workload, vector_stats)
+        recorder = options.recorder(gaps, offset)
     if memory is not None:
-        result = _run_memory(workload, shapes, recorded_batch, acc, memory, given, progress)
-        return _with_vector_ops(result, workload, vector, shapes_given)
+        result = _run_memory(
+            workload, shapes, recorded_batch, acc, memory, given, progress, recorder
+        )
+        result = _with_vector_ops(result, workload, vector, shapes_given, vector_stats)
+        return _with_trace(result, recorder, offset if recorder else 0)
     config = acc._array
     per_layer: list[dict[str, int]] = []
-    if progress is None and engine == "fast":
-        columns = _core.simulate_layers([(s.m, s.k, s.n, s.groups) for s in shapes], config, engine)
-        for i, layer in enumerate(workload):
-            raw = {name: column[i] for name, column in columns.items()}
+    if recorder is not None or (progress is None and engine == "fast"):
+        native = [(s.m, s.k, s.n, s.groups) for s in shapes]
+        if progress is None:
+            columns = _core.simulate_layers(native, config, engine, trace=recorder)
+            rows = [
+                {name: column[i] for name, column in columns.items()} for i in range(len(native))
+            ]
+        else:
+            rows = []
+            for i, (layer, shape) in enumerate(zip(workload, native, strict=True)):
+                columns = _core.simulate_layers([shape], config, engine, trace=recorder)
+                rows.append({name: column[0] for name, column in columns.items()})
+                progress(i + 1, len(native), layer.name)
+        for layer, raw in zip(workload, rows, strict=True):
             per_layer.append(_checked_stats(raw, layer.name))
     else:
         total = len(workload)
@@ -165,7 +190,97 @@ def run(
         accelerator=acc,
         layers=layers,
     )
-    return _with_vector_ops(result, workload, vector, shapes_given)
+    result = _with_vector_ops(result, workload, vector, shapes_given, vector_stats)
+    return _with_trace(result, recorder, offset if recorder else 0)
+
+
+def _trace_options(trace: TraceOptions | bool | None, engine: str) -> TraceOptions | None:
+    if trace is None or trace is False:
+        return None
+    options = TraceOptions() if trace is True else trace
+    if not isinstance(options, TraceOptions):
+        raise ConfigError(f"trace must be a TraceOptions, True or None, got {type(trace).__name__}")
+    if engine != "fast":
+        raise ConfigError(
+            f"trace: engine {engine!r} does not record traces; valid choice with a trace: fast"
+        )
+    return options
+
+
+def _vector_stats(workload: Workload, vector: VectorUnit | None) -> dict[str, list[int]]:
+    """The vector unit's statistics of the workload's vector ops, in order (empty without a
+    vector unit)."""
+    placed = workload.vector_ops_after()
+    if vector is None or not placed:
+        return {}
+    work = [(op.op_class, op.elements or 0) for op, _ in placed]
+    return {k: v.tolist() for k, v in _core.simulate_vector_ops(work, vector.native).items()}
+
+
+def _vector_cycles(
+    workload: Workload, stats: dict[str, list[int]]
+) -> list[tuple[str, str | None, int]]:
+    """``(name, layer it follows, cycles)`` of every costed vector op."""
+    out = []
+    for i, (op, after) in enumerate(workload.vector_ops_after()):
+        if stats and op.elements is not None:
+            out.append((op.name, after, int(stats["cycles"][i])))
+    return out
+
+
+def _trace_gaps(workload: Workload, stats: dict[str, list[int]]) -> tuple[list[int], int]:
+    """Cycles of vector work after each array layer, and before the first."""
+    names = [layer.name for layer in workload]
+    after_layer = dict.fromkeys(names, 0)
+    offset = 0
+    for _, after, cycles in _vector_cycles(workload, stats):
+        if after is None:
+            offset += cycles
+        else:
+            after_layer[after] += cycles
+    return [after_layer[n] for n in names], offset
+
+
+def _with_trace(
+    result: NetworkResult, recorder: _core.TraceRecorder | None, offset: int
+) -> NetworkResult:
+    """``result`` with its trace, the vector ops placed on the timeline."""
+    if recorder is None:
+        return result
+    recorder.finish()
+    starts = recorder.layers()["start"]
+    spans: list[LayerSpan] = []
+    ends = {r.name: offset + int(s) + r.cycles for r, s in zip(result.layers, starts, strict=True)}
+    cursor = 0
+    last: str | None = None
+    for op in result.vector_ops:
+        if op.cycles is None:
+            continue
+        if op.after != last:
+            cursor = ends[op.after] if op.after is not None else 0
+            last = op.after
+        spans.append(LayerSpan(op.name, cursor, op.cycles))
+        cursor += op.cycles
+    peak: float | None = None
+    memory = result.memory
+    if memory is not None:
+        if memory.dram == "bandwidth":
+            peak = memory.bandwidth
+        elif result.layers and result.layers[0].dram:
+            gbps = float(result.layers[0].dram.get("peak_bandwidth_gbps", 0.0))
+            peak = gbps * 1e9 / (result.accelerator.freq_mhz * 1e6) if gbps else None
+    acc = result.accelerator
+    recorded = Trace(
+        recorder,
+        layer_names=[r.name for r in result.layers],
+        freq_mhz=acc.freq_mhz,
+        pes=acc.pes,
+        vector_spans=spans,
+        offset=offset,
+        peak_bytes_per_cycle=peak,
+        title=f"{result.model} on {acc.rows}x{acc.cols} {acc.dataflow}",
+    )
+    return dataclasses.replace(result, trace=recorded)
 
 
 def _is_onnx(model: str) -> bool:
@@ -200,13 +315,11 @@ def _with_vector_ops(
     workload: Workload,
     vector: VectorUnit | None,
     input_shapes: Mapping[str, tuple[int, ...]],
+    stats: dict[str, list[int]],
 ) -> NetworkResult:
-    """``result`` with the workload's vector ops, costed on ``vector`` if there is one."""
+    """``result`` with the workload's vector ops, costed on ``vector`` if there is one
+    (``stats``: :func:`_vector_stats`)."""
     placed = workload.vector_ops_after()
-    stats: dict[str, list[int]] = {}
-    if vector is not None and placed:
-        work = [(op.op_class, op.elements or 0) for op, _ in placed]
-        stats = {k: v.tolist() for k, v in _core.simulate_vector_ops(work, vector.native).items()}
     ops = []
     for i, (op, after) in enumerate(placed):
         costed = bool(stats) and op.elements is not None
@@ -236,6 +349,7 @@ def _run_memory(
     memory: Memory,
     given: dict[str, Tiling],
     progress: ProgressCallback | None,
+    recorder: _core.TraceRecorder | None = None,
 ) -> NetworkResult:
     """``run`` with a memory system: ``_core.simulate_memory_layers``, in one call (no
     ``progress``) or one call per layer."""
@@ -257,7 +371,7 @@ def _run_memory(
     if progress is None:
         try:
             columns = _core.simulate_memory_layers(
-                native_shapes, config, mem, native_tilings, convs
+                native_shapes, config, mem, native_tilings, convs, trace=recorder
             )
         except ConfigError:
             # Say which layer: find the first one that fails on its own.
@@ -269,7 +383,9 @@ def _run_memory(
     else:
         for i, name in enumerate(names):
             rows.append(
-                _memory_layer(native_shapes[i], native_tilings[i], convs[i], config, mem, name)
+                _memory_layer(
+                    native_shapes[i], native_tilings[i], convs[i], config, mem, name, recorder
+                )
             )
             progress(i + 1, len(names), name)
 
@@ -320,10 +436,13 @@ def _memory_layer(
     config: _core.ArrayConfig,
     mem: _core.MemoryConfig,
     name: str,
+    recorder: _core.TraceRecorder | None = None,
 ) -> dict[str, Any]:
     """One layer through the memory system; a ConfigError names the layer."""
     try:
-        columns = _core.simulate_memory_layers([shape], config, mem, [tiling], [conv])
+        columns = _core.simulate_memory_layers(
+            [shape], config, mem, [tiling], [conv], trace=recorder
+        )
     except ConfigError as exc:
         raise ConfigError(f"layer {name!r}: {exc}") from exc
     return {key: column[0] for key, column in columns.items()}

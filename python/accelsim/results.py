@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
     from accelsim.timeline import Timeline
+    from accelsim.trace import Trace
 
 __all__ = [
     "GemmResult",
@@ -367,6 +368,8 @@ class NetworkResult:
     vector_ops: tuple[VectorOpResult, ...] = ()
     vector: VectorUnit | None = None
     input_shapes: Mapping[str, tuple[int, ...]] | None = None
+    #: The recorded timeline (``run(..., trace=...)``), not part of the results.
+    trace: Trace | None = field(default=None, compare=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.layers)

@@ -33,6 +33,7 @@ from accelsim.api import (
     _conv_geometry,
     _is_onnx,
     _layer_result,
+    _vector_stats,
     _with_vector_ops,
     load_workload,
 )
@@ -556,7 +557,9 @@ def run_schedule(
         write_through=schedule.write_through,
     )
     result = _network_result(workload, recorded_batch, acc, memory, columns)
-    return _with_vector_ops(result, workload, vector, shapes_given)
+    return _with_vector_ops(
+        result, workload, vector, shapes_given, _vector_stats(workload, vector)
+    )
 
 
 # --- the ``accelsim search`` command (registered by accelsim.cli) ------------------------------

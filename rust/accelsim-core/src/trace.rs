@@ -266,7 +266,10 @@ impl Trace {
         for i in self.layer_first_slice..self.slices.track.len() {
             let end = match self.tracks[self.slices.track[i] as usize].clock {
                 Clock::Acc => cycles,
-                Clock::Dram => clock.map_or(u64::MAX, |c| c.to_dram(cycles)),
+                // the last DRAM cycle boundary at or before the layer's end
+                Clock::Dram => clock.map_or(u64::MAX, |c| {
+                    (cycles as u128 * c.dram_khz() as u128 / c.acc_khz() as u128) as u64
+                }),
             };
             let s = &mut self.slices;
             s.start[i] = s.start[i].min(end);

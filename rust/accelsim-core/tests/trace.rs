@@ -121,7 +121,7 @@ fn check_tracks(t: &Trace) {
         let end = match tr.clock {
             Clock::Acc => cycles,
             // the DRAM clock may run faster: its cycles within the layer's time
-            Clock::Dram => (cycles as u128 * t.dram_khz as u128).div_ceil(1_000_000) as u64,
+            Clock::Dram => (cycles as u128 * t.dram_khz as u128 / 1_000_000) as u64,
         };
         v.sort_unstable();
         for w in v.windows(2) {

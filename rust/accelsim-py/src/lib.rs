@@ -6,8 +6,8 @@
 use accelsim_core::pe::Operands;
 use accelsim_core::timing::CancelHook;
 use accelsim_core::{
-    closed_form, gemm, simulate_cancellable, ArrayConfig as CoreConfig, ArrayParams, Dataflow,
-    DrainEdge, Engine, Error, Gemm, GemmStats, IdealMemory, Request,
+    closed_form, gemm, simulate_cancellable, simulate_traced, ArrayConfig as CoreConfig,
+    ArrayParams, Dataflow, DrainEdge, Engine, Error, Gemm, GemmStats, IdealMemory, Request,
 };
 use numpy::{IntoPyArray, PyArray1, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyKeyboardInterrupt, PyTypeError};
@@ -19,6 +19,7 @@ mod dram;
 mod memory;
 mod scalesim;
 mod search;
+mod trace;
 mod vector;
 
 /// Raise the `accelsim.errors` class matching a core error.
@@ -334,12 +335,13 @@ fn simulate_gemm<'py>(
 }
 
 #[pyfunction]
-#[pyo3(signature = (shapes, config, engine="fast"))]
+#[pyo3(signature = (shapes, config, engine="fast", trace=None))]
 fn simulate_layers<'py>(
     py: Python<'py>,
     shapes: Vec<(i64, i64, i64, i64)>,
     config: &ArrayConfig,
     engine: &str,
+    trace: Option<&Bound<'py, trace::TraceRecorder>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let engine = parse::<Engine>(engine)?;
     let gemms: Vec<Gemm> = shapes
@@ -347,15 +349,34 @@ fn simulate_layers<'py>(
         .map(|&(m, k, n, g)| gemm_of(m, k, n, g))
         .collect::<PyResult<_>>()?;
     let cfg = config.inner;
-    let per_layer: Vec<GemmStats> = detached(py, |cancel| {
-        gemms
-            .iter()
-            .map(|&gemm| {
-                simulate_cancellable(&cfg, &Request::timing(gemm, engine), &IdealMemory, cancel)
-                    .map(|r| r.stats)
-            })
-            .collect::<Result<Vec<_>, Error>>()
-    })?;
+    let per_layer: Vec<GemmStats> = match trace {
+        None => detached(py, |cancel| {
+            gemms
+                .iter()
+                .map(|&gemm| {
+                    simulate_cancellable(&cfg, &Request::timing(gemm, engine), &IdealMemory, cancel)
+                        .map(|r| r.stats)
+                })
+                .collect::<Result<Vec<_>, Error>>()
+        })?,
+        Some(rec) => {
+            if engine != Engine::Fast {
+                return Err(to_py(Error::config(
+                    "engine",
+                    "a trace is recorded by the fast engine; valid choice with a trace: fast",
+                )));
+            }
+            let mut t = trace::TraceRecorder::take(rec)?;
+            let out = detached(py, |cancel| {
+                gemms
+                    .iter()
+                    .map(|gemm| simulate_traced(&cfg, gemm, cancel, &mut t))
+                    .collect::<Result<Vec<_>, Error>>()
+            });
+            trace::TraceRecorder::give_back(rec, t);
+            out?
+        }
+    };
     let d = PyDict::new(py);
     for (i, (name, _, _)) in GemmStats::CATALOG.iter().enumerate() {
         let column: Vec<i64> = per_layer.iter().map(|s| s.values()[i] as i64).collect();
@@ -396,6 +417,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     dram::register(m)?;
     scalesim::register(m)?;
     search::register(m)?;
+    trace::register(m)?;
     vector::register(m)?;
     Ok(())
 }

@@ -1,9 +1,10 @@
 //! Binding of the memory system: `MemoryConfig` and the per-layer network simulation.
 
+use crate::trace::TraceRecorder;
 use crate::{detached, to_py, ArrayConfig};
 use accelsim_core::dram::{DramConfig, DramPreset, DramStats, StatValue};
 use accelsim_core::memory::{
-    choose_tiling, simulate_conv_layer, ActivationLayout, BufferConfig, ConvGeometry,
+    choose_tiling, simulate_conv_layer_traced, ActivationLayout, BufferConfig, ConvGeometry,
     DramCoreEnergy, DramModel, EnergyStats, EnergyTable, Layout, LoopOrder, MemStats,
     MemoryConfig as CoreMemory, Tiling,
 };
@@ -366,7 +367,7 @@ pub(crate) fn gemms(shapes: &[(i64, i64, i64, i64)]) -> PyResult<Vec<Gemm>> {
 /// gives each layer's `(m_t, k_t, n_t, order)` or `None` for the default chooser; `convs` each
 /// layer's convolution geometry (`PyConv`) or `None` for a plain GEMM.
 #[pyfunction]
-#[pyo3(signature = (shapes, config, memory, tilings=None, convs=None))]
+#[pyo3(signature = (shapes, config, memory, tilings=None, convs=None, trace=None))]
 fn simulate_memory_layers<'py>(
     py: Python<'py>,
     shapes: Vec<(i64, i64, i64, i64)>,
@@ -374,6 +375,7 @@ fn simulate_memory_layers<'py>(
     memory: &MemoryConfig,
     tilings: Option<Vec<Option<PyTiling>>>,
     convs: Option<Vec<Option<PyConv>>>,
+    trace: Option<&Bound<'py, TraceRecorder>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let gemms = gemms(&shapes)?;
     let tilings: Vec<Option<Tiling>> =
@@ -383,14 +385,30 @@ fn simulate_memory_layers<'py>(
             .collect::<PyResult<_>>()?;
     let convs = convs_of(convs, gemms.len())?;
     let (array, mem) = (config.inner, memory.inner.clone());
+    let mut recording = trace.map(TraceRecorder::take).transpose()?;
     let results = detached(py, |cancel| {
         gemms
             .iter()
             .zip(&tilings)
             .zip(&convs)
-            .map(|((g, t), c)| simulate_conv_layer(&array, &mem, g, c.as_ref(), *t, false, cancel))
+            .map(|((g, t), c)| {
+                simulate_conv_layer_traced(
+                    &array,
+                    &mem,
+                    g,
+                    c.as_ref(),
+                    *t,
+                    false,
+                    cancel,
+                    recording.as_mut(),
+                )
+            })
             .collect::<Result<Vec<_>, Error>>()
-    })?;
+    });
+    if let (Some(rec), Some(t)) = (trace, recording) {
+        TraceRecorder::give_back(rec, t);
+    }
+    let results = results?;
     let d = PyDict::new(py);
     for (i, (name, _, _)) in GemmStats::CATALOG.iter().enumerate() {
         let col: Vec<i64> = results.iter().map(|r| r.array.values()[i] as i64).collect();

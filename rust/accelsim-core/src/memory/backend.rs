@@ -223,7 +223,6 @@ impl DramBackend {
             rank_tracks: Vec::new(),
         }))
     }
-
 }
 
 impl DramBackend {

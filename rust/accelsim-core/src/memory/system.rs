@@ -436,16 +436,7 @@ pub fn simulate_conv_layer_traced(
     }
     let mut b = DramBackend::new(&mem.dram)?.expect("every DRAM model has a backend");
     let mut r = run_tiles(
-        array,
-        mem,
-        gemm,
-        &addrs,
-        tiling,
-        &tiles,
-        &mut b,
-        keep_folds,
-        cancel,
-        trace,
+        array, mem, gemm, &addrs, tiling, &tiles, &mut b, keep_folds, cancel, trace,
     )?;
     let dram_stats = b.stats();
     r.energy = r.energy.with_dram(mem, &dram_stats);

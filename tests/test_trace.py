@@ -1,0 +1,268 @@
+"""Traces: tracing observes (same results with it on), the Perfetto JSON is well formed (every
+event inside the run, no overlap on a thread, every track named), what it shows adds up to the
+statistics, and the window, categories and event cap bound it."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import accelsim
+from accelsim import Accelerator, Memory, VectorUnit
+from accelsim.errors import ConfigError
+from accelsim.trace import TRACE_CATEGORIES, TraceOptions
+
+ACC = Accelerator(rows=8, cols=8)
+SMALL = {"ifmap_bytes": 4 << 10, "filter_bytes": 4 << 10, "ofmap_bytes": 16 << 10}
+MODELS = {
+    "bandwidth": Memory(**SMALL, bandwidth=4.0, latency=20),
+    "ddr4": Memory(**SMALL, dram="ddr4-3200"),
+}
+
+
+def _tiny() -> accelsim.Workload:
+    from accelsim.workloads import ConvLayer, GemmLayer, Workload
+
+    return Workload(
+        "tiny",
+        [
+            ConvLayer("conv1", n=1, c=3, k=16, h=16, w=16, r=3, s=3, stride=1, pad=1),
+            ConvLayer("conv2", n=1, c=16, k=24, h=16, w=16, r=3, s=3, stride=2, pad=1),
+            GemmLayer("fc", m=4, k=24 * 64, n=10),
+        ],
+    )
+
+
+def _load(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+@pytest.fixture(scope="module", params=sorted(MODELS))
+def traced(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    memory = MODELS[request.param]
+    plain = accelsim.run(_tiny(), ACC, memory=memory)
+    result = accelsim.run(_tiny(), ACC, memory=memory, trace=True)
+    path = tmp_path_factory.mktemp("trace") / "trace.json"
+    assert result.trace is not None
+    result.trace.write_perfetto(path)
+    return plain, result, _load(path)
+
+
+def test_tracing_observes(traced: Any) -> None:
+    plain, result, _ = traced
+    assert result.to_dict() == plain.to_dict()
+    assert result.trace is not None and result.trace.events > 0
+
+
+def test_events_lie_inside_the_run_and_never_overlap_on_a_thread(traced: Any) -> None:
+    _, result, data = traced
+    end_us = result.total_cycles / result.accelerator.freq_mhz
+    named: set[tuple[int, int]] = set()
+    processes: set[int] = set()
+    per_thread: dict[tuple[int, int], list[tuple[float, float]]] = defaultdict(list)
+    for e in data["traceEvents"]:
+        if e["ph"] == "M":
+            if e["name"] == "thread_name":
+                named.add((e["pid"], e["tid"]))
+            if e["name"] == "process_name":
+                processes.add(e["pid"])
+            continue
+        assert e["ts"] >= 0
+        if e["ph"] == "X":
+            assert e["dur"] >= 0
+            assert e["ts"] + e["dur"] <= end_us + 1e-6, e
+            per_thread[(e["pid"], e["tid"])].append((e["ts"], e["ts"] + e["dur"]))
+        elif e["ph"] == "C":
+            assert e["ts"] <= end_us + 1e-6
+            assert e["pid"] in processes
+    for thread, spans in per_thread.items():
+        assert thread in named, f"thread {thread} has no name"
+        spans.sort()
+        for a, b in itertools.pairwise(spans):
+            assert a[1] <= b[0] + 1e-9, f"{thread}: {a} overlaps {b}"
+
+
+def _thread_ids(data: dict[str, Any], prefix: str) -> set[tuple[int, int]]:
+    return {
+        (e["pid"], e["tid"])
+        for e in data["traceEvents"]
+        if e["ph"] == "M" and e["name"] == "thread_name" and e["args"]["name"].startswith(prefix)
+    }
+
+
+def _slices(data: dict[str, Any], prefix: str, name: str | None = None) -> list[dict[str, Any]]:
+    ids = _thread_ids(data, prefix)
+    return [
+        e
+        for e in data["traceEvents"]
+        if e["ph"] == "X" and (e["pid"], e["tid"]) in ids and (name is None or e["name"] == name)
+    ]
+
+
+def test_busy_time_stalls_and_bytes_equal_the_statistics(traced: Any) -> None:
+    _, result, data = traced
+    f = result.accelerator.freq_mhz
+    totals = result.totals()
+
+    def cycles(events: list[dict[str, Any]]) -> int:
+        return round(sum(e["dur"] for e in events) * f)
+
+    # default buffers have enough banks: one vector per cycle
+    assert cycles(_slices(data, "stream", "fold")) == totals["stream_vectors"]
+    assert len(_slices(data, "stream", "fold")) == totals["folds"]
+    assert cycles(_slices(data, "stationary load")) == totals["stationary_load_cycles"]
+    assert sum(e["args"]["macs"] for e in _slices(data, "stream")) == result.total_macs
+    stalls = result.stalls
+    assert stalls is not None
+    refresh = stalls.pop("refresh", 0)
+    for cause, stat in stalls.items():
+        traced_cycles = cycles(_slices(data, "stalls", cause))
+        if refresh == 0:
+            assert traced_cycles == stat, cause
+        else:
+            # refresh's share was moved out of the operand stalls after the fact
+            assert traced_cycles >= stat, cause
+    for thread, name, stat in [
+        ("ifmap load", "ifmap load", "dram_ifmap_bytes"),
+        ("filter load", "filter load", "dram_filter_bytes"),
+        ("ofmap", "ofmap write-back", "dram_ofmap_bytes"),
+        ("ofmap", "psum spill", "dram_psum_write_bytes"),
+        ("ofmap", "psum read-back", "dram_psum_read_bytes"),
+    ]:
+        assert sum(e["args"]["bytes"] for e in _slices(data, thread, name)) == totals[stat]
+    dram = [layer.dram for layer in result.layers]
+    if dram[0] is None:
+        busy = _slices(data, "interface")
+        assert cycles(busy) == totals["dram_busy_cycles"]
+    else:
+        for command, stat in [("RD", "reads"), ("WR", "writes"), ("ACT", "activates")]:
+            expected = sum(int(d[stat]) for d in dram if d is not None)
+            assert len(_slices(data, "ch", command)) == expected, command
+
+
+def test_occupancy_counters_stay_within_the_buffers(traced: Any) -> None:
+    _, result, data = traced
+    memory = result.memory
+    size = {
+        "ifmap": memory.ifmap_bytes,
+        "filter": memory.filter_bytes,
+        "ofmap": memory.ofmap_bytes,
+    }
+    seen = defaultdict(list)
+    for e in data["traceEvents"]:
+        if e["ph"] == "C" and e.get("cat") == "buffer":
+            seen[e["name"]].append(e["args"]["bytes"])
+    assert set(seen) == set(size)
+    for buffer, values in seen.items():
+        assert 0 <= min(values) and max(values) <= size[buffer], buffer
+        assert max(values) > 0
+
+
+def test_timeline_adds_up(traced: Any) -> None:
+    _, result, _ = traced
+    tl = result.trace.timeline(bin_cycles=100)
+    moved = sum(r.stat("dram_read_bytes") + r.stat("dram_write_bytes") for r in result.layers)
+    assert tl.dram_bytes.sum() == pytest.approx(moved)
+    macs = (tl.pe_utilization * tl.pes * tl.bin_cycles).sum()
+    assert macs == pytest.approx(result.total_macs)
+    assert tl.pe_utilization.max() <= 1.0 + 1e-9
+    assert [s.name for s in tl.layers] == [r.name for r in result.layers]
+    assert tl.peak_bytes_per_cycle is not None and tl.peak_bytes_per_cycle > 0
+
+
+def test_the_same_run_writes_the_same_trace(tmp_path: Path) -> None:
+    texts = []
+    for i in range(2):
+        r = accelsim.run(_tiny(), ACC, memory=MODELS["ddr4"], trace=True)
+        assert r.trace is not None
+        texts.append(r.trace.write_perfetto(tmp_path / f"{i}.json").read_bytes())
+    assert texts[0] == texts[1]
+
+
+def test_the_cap_keeps_a_complete_prefix_and_says_so(tmp_path: Path) -> None:
+    full = accelsim.run(_tiny(), ACC, memory=MODELS["ddr4"], trace=True).trace
+    capped = accelsim.run(
+        _tiny(), ACC, memory=MODELS["ddr4"], trace=TraceOptions(max_events=500)
+    ).trace
+    assert full is not None and capped is not None
+    assert capped.events <= 500 and capped.truncated and capped.dropped > 0
+    cut = capped.complete_until
+    assert cut is not None
+    # everything of the full trace that starts before the cut is there
+    n_full = int((full.slices()["start"] < cut).sum())
+    assert len(capped.slices()["start"]) >= n_full - 5  # DRAM times round up to the next cycle
+    data = _load(capped.write_perfetto(tmp_path / "capped.json"))
+    assert "dropped" in data["otherData"]["truncated"]
+    assert any(e["ph"] == "i" and "cap" in e["name"] for e in data["traceEvents"])
+
+
+def test_window_and_categories(tmp_path: Path) -> None:
+    full = accelsim.run(_tiny(), ACC, memory=MODELS["bandwidth"], trace=True)
+    total = full.total_cycles
+    window = (total // 4, total // 2)
+    r = accelsim.run(
+        _tiny(),
+        ACC,
+        memory=MODELS["bandwidth"],
+        trace=TraceOptions(window=window, categories=("array", "stall")),
+    )
+    assert r.trace is not None
+    s = r.trace.slices()
+    assert len(s["start"]) > 0
+    assert (s["start"] >= window[0]).all() and (s["start"] + s["dur"] <= window[1]).all()
+    cats = {r.trace.tracks[t].category for t in s["track"]}
+    assert cats <= {"array", "stall"}
+    assert len(r.trace.counters()["time"]) == 0
+
+
+def test_ideal_memory_and_vector_ops_on_the_timeline() -> None:
+    vec = VectorUnit(lanes=16)
+    r = accelsim.run("bert_base", Accelerator(rows=16, cols=16), trace=True, vector=vec)
+    assert r.trace is not None
+    spans = r.trace.layer_spans + r.trace.vector_spans
+    assert r.trace.vector_spans, "bert has vector ops"
+    assert r.trace.total_cycles == r.total_cycles
+    # layers and vector ops tile the run with no gap and no overlap
+    spans = sorted(spans, key=lambda s: s.start)
+    assert spans[0].start == 0
+    for a, b in itertools.pairwise(spans):
+        assert a.start + a.cycles == b.start, (a, b)
+    busy = r.trace.busy_cycles(process="array", thread="stream")
+    assert busy == sum(layer.stat("stream_vectors") for layer in r.layers)
+
+
+def test_bad_trace_options_are_named() -> None:
+    with pytest.raises(ConfigError, match="valid choices: " + ", ".join(TRACE_CATEGORIES)):
+        TraceOptions(categories=("arrray",))
+    with pytest.raises(ConfigError, match="trace_max_events"):
+        TraceOptions(max_events=0)
+    with pytest.raises(ConfigError, match="trace_window"):
+        TraceOptions(window=(10, 5))
+    with pytest.raises(ConfigError, match="valid choice with a trace: fast"):
+        accelsim.run(_tiny(), ACC, engine="pe", trace=True)
+    with pytest.raises(ConfigError, match="TraceOptions"):
+        accelsim.run(_tiny(), ACC, trace="yes")  # type: ignore[arg-type]
+
+
+def test_bin_spread_is_exact() -> None:
+    from accelsim.trace import _bin_spread
+
+    edges = np.arange(0, 101, 10, dtype=np.float64)
+    out = _bin_spread(
+        np.array([5.0, 0.0, 42.0]),
+        np.array([10.0, 100.0, 0.0]),
+        np.array([10.0, 100.0, 7.0]),
+        edges,
+    )
+    expected = np.full(10, 10.0)
+    expected[0] += 5
+    expected[1] += 5
+    expected[4] += 7
+    assert out == pytest.approx(expected)
