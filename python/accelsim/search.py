@@ -557,9 +557,7 @@ def run_schedule(
         write_through=schedule.write_through,
     )
     result = _network_result(workload, recorded_batch, acc, memory, columns)
-    return _with_vector_ops(
-        result, workload, vector, shapes_given, _vector_stats(workload, vector)
-    )
+    return _with_vector_ops(result, workload, vector, shapes_given, _vector_stats(workload, vector))
 
 
 # --- the ``accelsim search`` command (registered by accelsim.cli) ------------------------------
