@@ -71,6 +71,8 @@ from accelsim.search import (  # noqa: E402
     run_schedule,
     search,
 )
+from accelsim.timeline import Timeline  # noqa: E402
+from accelsim.trace import TRACE_CATEGORIES, Trace, TraceOptions  # noqa: E402
 from accelsim.workloads import (  # noqa: E402
     ConvLayer,
     GemmLayer,
@@ -90,6 +92,7 @@ __all__ = [
     "OS_DRAIN_EDGES",
     "SEARCH_OBJECTIVES",
     "SEARCH_STRATEGIES",
+    "TRACE_CATEGORIES",
     "Accelerator",
     "AccelsimError",
     "ConfigError",
@@ -109,6 +112,9 @@ __all__ = [
     "SimulationError",
     "StatInfo",
     "Tiling",
+    "Timeline",
+    "Trace",
+    "TraceOptions",
     "VectorOp",
     "VectorOpResult",
     "VectorUnit",
