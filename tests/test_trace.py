@@ -266,3 +266,23 @@ def test_bin_spread_is_exact() -> None:
     expected[1] += 5
     expected[4] += 7
     assert out == pytest.approx(expected)
+
+
+def test_a_traced_run_directory_holds_the_trace_and_timeline(tmp_path: Path) -> None:
+    from accelsim.timeline import Timeline
+
+    plain = accelsim.run(_tiny(), ACC, memory=MODELS["bandwidth"])
+    traced = accelsim.run(_tiny(), ACC, memory=MODELS["bandwidth"], trace=True)
+    a = accelsim.write_run_dir(plain, tmp_path / "plain", argv=["x"])
+    b = accelsim.write_run_dir(traced, tmp_path / "traced", argv=["x"])
+    assert not (a / "trace.json").exists() and not (a / "timeline.csv").exists()
+    for name in ("stats.json", "layers.csv", "config.json"):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    data = _load(b / "trace.json")
+    assert data["traceEvents"]
+    tl = Timeline.from_csv(b / "timeline.csv")
+    assert traced.trace is not None
+    expected = traced.trace.timeline()
+    assert tl.bin_cycles == expected.bin_cycles and tl.layers == expected.layers
+    assert np.allclose(tl.pe_utilization, expected.pe_utilization)
+    assert np.allclose(tl.dram_bytes, expected.dram_bytes)

@@ -11,6 +11,9 @@
 * ``layers.csv``: one row per layer.
 * ``metadata.json``: versions, command line, Python and platform, creation time. Everything
   that changes from one identical run to the next goes here and only here.
+* with a traced run (``run(..., trace=...)``, ``accelsim run --trace``): ``trace.json``, the
+  Perfetto / Chrome trace (docs/trace.md), and ``timeline.csv``, PE utilization and DRAM bytes
+  per bin of cycles (:class:`~accelsim.timeline.Timeline`), which ``accelsim plot`` draws.
 
 A run of a user-built ``Workload`` (not a zoo model) records the workload's name as ``model``;
 such a ``config.json`` can only be replayed once that name exists in the zoo.
@@ -30,9 +33,11 @@ from typing import Any
 from accelsim import _core
 from accelsim.results import NetworkResult, memory_stat_catalog, stat_catalog
 
-__all__ = ["RUN_DIR_FILES", "stats_dict", "write_run_dir"]
+__all__ = ["RUN_DIR_FILES", "TRACE_FILES", "stats_dict", "write_run_dir"]
 
 RUN_DIR_FILES = ("config.json", "stats.json", "layers.csv", "metadata.json")
+#: Written beside ``RUN_DIR_FILES`` when the run was traced.
+TRACE_FILES = ("trace.json", "timeline.csv")
 
 
 def _dump(data: Any) -> str:
@@ -52,12 +57,17 @@ def stats_dict(result: NetworkResult) -> dict[str, Any]:
 
 
 def write_run_dir(
-    result: NetworkResult, path: str | Path, argv: Sequence[str] | None = None
+    result: NetworkResult,
+    path: str | Path,
+    argv: Sequence[str] | None = None,
+    *,
+    trace_file: str | Path | None = None,
 ) -> Path:
     """Write ``result`` as a run directory at ``path`` (created if needed); return the path.
 
     ``argv`` is the command line to record in ``metadata.json`` (default ``sys.argv``).
-    Existing files of the same names are overwritten.
+    Existing files of the same names are overwritten. A traced result also writes
+    ``timeline.csv`` and its trace, to ``trace.json`` or to ``trace_file`` when given.
     """
     from accelsim import __version__
 
@@ -77,5 +87,10 @@ def write_run_dir(
     (root / "config.json").write_text(_dump(result.config_dict()), encoding="utf-8")
     (root / "stats.json").write_text(_dump(stats_dict(result)), encoding="utf-8")
     result.to_csv(root / "layers.csv")
+    if result.trace is not None:
+        result.trace.timeline().to_csv(root / "timeline.csv")
+        trace_path = Path(trace_file) if trace_file is not None else root / "trace.json"
+        result.trace.write_perfetto(trace_path)
+        metadata["trace"] = str(trace_path)
     (root / "metadata.json").write_text(_dump(metadata), encoding="utf-8")
     return root
