@@ -286,3 +286,79 @@ def test_a_traced_run_directory_holds_the_trace_and_timeline(tmp_path: Path) -> 
     assert tl.bin_cycles == expected.bin_cycles and tl.layers == expected.layers
     assert np.allclose(tl.pe_utilization, expected.pe_utilization)
     assert np.allclose(tl.dram_bytes, expected.dram_bytes)
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    from accelsim import cli
+
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_trace_default_path_and_run_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = _cli(capsys, "run", "alexnet", "--pe", "8x8", "--bandwidth", "8", "--trace")
+    assert code == 0
+    path = tmp_path / "traces" / "alexnet-8x8-ws.json"
+    assert f"wrote {Path('traces') / 'alexnet-8x8-ws.json'}" in out
+    data = _load(path)
+    assert any(e["ph"] == "X" and e["cat"] == "dma" for e in data["traceEvents"])
+    code, out, _ = _cli(
+        capsys,
+        *("run", "alexnet", "--pe", "8x8", "--trace", "--run-dir", "rd", "--quiet"),
+    )
+    assert code == 0
+    assert {"rd/trace.json", "rd/timeline.csv"} <= set(out.split())
+    code, out, _ = _cli(capsys, "run", "alexnet", "--pe", "8x8", "--trace", "x.json", "-q")
+    assert code == 0 and out.split() == ["x.json"]
+
+
+def test_cli_trace_limits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    argv = ("run", "alexnet", "--pe", "8x8", "--trace", "t.json", "--trace-max-events", "50")
+    code, _, err = _cli(capsys, *argv)
+    assert code == 0
+    assert "dropped" in err and "complete up to cycle" in err
+    data = _load(tmp_path / "t.json")
+    # the recorded events (not the layer spans or the binned counters the writer adds)
+    recorded = [
+        e
+        for e in data["traceEvents"]
+        if e["ph"] in ("X", "C")
+        and e.get("cat") != "layer"
+        and not e["name"].startswith(("PE utilization", "DRAM bandwidth"))
+    ]
+    assert 0 < len(recorded) <= 50
+    code, _, _ = _cli(
+        capsys,
+        *("run", "alexnet", "--pe", "8x8", "--trace", "w.json"),
+        *("--trace-window", "1000:2000", "--trace-categories", "array"),
+    )
+    assert code == 0
+    cats = {e.get("cat") for e in _load(tmp_path / "w.json")["traceEvents"] if e["ph"] == "X"}
+    assert cats <= {"array", "layer"}
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (("--trace-window", "0:10"), "--trace-window needs --trace"),
+        (("--trace", "--trace-window", "10"), "expected START:END"),
+        (("--trace", "--trace-window", "9:3"), "trace_window"),
+        (("--trace", "--trace-categories", "arrays"), "valid choices: array, stall"),
+        (("--trace", "--trace-max-events", "0"), "trace_max_events"),
+        (("--trace", "--engine", "pe"), "valid choice with a trace: fast"),
+    ],
+)
+def test_cli_trace_errors_are_one_line(
+    flags: tuple[str, ...], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = _cli(capsys, "run", "alexnet", "--pe", "8x8", *flags)
+    assert code == 2
+    assert message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1

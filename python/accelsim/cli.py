@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -58,6 +59,7 @@ from accelsim.results import (
     stat_catalog,
 )
 from accelsim.rundir import RUN_DIR_FILES, write_run_dir
+from accelsim.trace import TraceOptions
 
 __all__ = ["build_parser", "main"]
 
@@ -163,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     vec.add_argument(
         "--vector-latency", type=int, metavar="N", help="vector unit pipeline latency (default 4)"
     )
+    _add_trace_flags(p_run)
     add_json_flag(p_run, "results")
     p_run.add_argument("--csv", metavar="FILE", help="write one CSV row per layer ('-' = stdout)")
     p_run.add_argument("--run-dir", metavar="DIR", help="write config, stats, CSV, metadata")
@@ -225,6 +228,90 @@ def list_written(
 def _note(message: str) -> None:
     """A one-line note on stderr (not an error)."""
     _console(stderr=True).print(Text.assemble(("note: ", "yellow"), message), soft_wrap=True)
+
+
+def _add_trace_flags(p_run: argparse.ArgumentParser) -> None:
+    """``--trace [FILE]`` and its limits (docs/trace.md)."""
+    from accelsim.trace import DEFAULT_MAX_EVENTS, TRACE_CATEGORIES
+
+    g = p_run.add_argument_group(
+        "trace",
+        "A timeline of the run as Perfetto / Chrome trace JSON (open it in ui.perfetto.dev; "
+        "traces/README.md). Engine fast only; results are the same with and without it.",
+    )
+    g.add_argument(
+        "--trace",
+        nargs="?",
+        const="",
+        metavar="FILE",
+        help="write the trace to FILE (default: RUN_DIR/trace.json with --run-dir, else "
+        "traces/MODEL-ROWSxCOLS-DATAFLOW.json)",
+    )
+    g.add_argument(
+        "--trace-window",
+        metavar="START:END",
+        help="record only accelerator cycles START..END of the run (END exclusive)",
+    )
+    g.add_argument(
+        "--trace-categories",
+        metavar="LIST",
+        help=f"comma-separated subset of {','.join(TRACE_CATEGORIES)} (default all)",
+    )
+    g.add_argument(
+        "--trace-max-events",
+        type=int,
+        metavar="N",
+        help=f"keep at most N events (default {DEFAULT_MAX_EVENTS:,}); past it the trace "
+        "says up to which cycle it is complete",
+    )
+
+
+def parse_trace_options(args: argparse.Namespace) -> TraceOptions | None:
+    """The trace options of ``run``'s flags, or ``None`` without ``--trace``."""
+    limits = ("trace_window", "trace_categories", "trace_max_events")
+    if args.trace is None:
+        given = [name for name in limits if getattr(args, name) is not None]
+        if given:
+            flag = "--" + given[0].replace("_", "-")
+            raise UsageError(f"{flag} needs --trace")
+        return None
+    window = None
+    if args.trace_window is not None:
+        start, sep, end = args.trace_window.partition(":")
+        try:
+            window = (int(start.replace("_", "")), int(end.replace("_", "")))
+        except ValueError:
+            window = None
+        if not sep or window is None:
+            raise UsageError(
+                f"--trace-window: expected START:END in cycles (e.g. 0:100000), "
+                f"got {args.trace_window!r}"
+            )
+    categories = None
+    if args.trace_categories is not None:
+        categories = tuple(c.strip() for c in args.trace_categories.split(",") if c.strip())
+    options: dict[str, Any] = {"window": window, "categories": categories}
+    if args.trace_max_events is not None:
+        options["max_events"] = args.trace_max_events
+    try:
+        return TraceOptions(**options)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _trace_path(args: argparse.Namespace, config: RunConfig) -> Path:
+    """Where ``--trace`` writes: its FILE, else the run directory, else ``traces/``."""
+    if args.trace:
+        return Path(args.trace)
+    if args.run_dir is not None:
+        return Path(args.run_dir) / "trace.json"
+    acc = config.accelerator
+    stem = re.sub(
+        r"[^A-Za-z0-9_.=-]+",
+        "_",
+        Path(config.model).stem if config.model.lower().endswith(".onnx") else config.model,
+    )
+    return Path("traces") / f"{stem}-{acc.rows}x{acc.cols}-{acc.dataflow}.json"
 
 
 def _add_memory_flags(p_run: argparse.ArgumentParser) -> None:
@@ -441,6 +528,7 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         config = resolve_run_config(args)
     except AccelsimError as exc:
         raise UsageError(str(exc)) from exc
+    trace = parse_trace_options(args)
     json_to_stdout, csv_to_stdout = args.json == "-", args.csv == "-"
     if json_to_stdout and csv_to_stdout:
         raise UsageError("--json - and --csv - cannot both write to stdout; give one a FILE")
@@ -455,6 +543,11 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     bar = show and config.engine != "fast" and err.is_terminal
     # A mapping written by `accelsim search` may schedule the layers as one run: replay it.
     schedule = read_schedule(args.mapping) if args.mapping is not None else None
+    if schedule is not None and trace is not None:
+        raise UsageError(
+            "--trace records layer-by-layer runs; this mapping schedules the layers as one "
+            "run (accelsim search --overlap), which has no trace yet"
+        )
     with _progress(err, layers, label, enabled=bar and schedule is None) as progress:
         try:
             if schedule is not None:
@@ -481,6 +574,7 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
                     progress=progress,
                     vector=config.vector,
                     input_shapes=config.input_shapes,
+                    trace=trace,
                 )
         except ConfigError as exc:  # e.g. a tiling that does not fit its buffer
             raise UsageError(str(exc)) from exc
@@ -497,9 +591,23 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     elif args.csv is not None:
         result.to_csv(args.csv)
         written.append(Path(args.csv))
+    trace_path = _trace_path(args, config) if trace is not None else None
     if args.run_dir is not None:
-        root = write_run_dir(result, args.run_dir, argv=[PROG, *argv])
+        root = write_run_dir(result, args.run_dir, argv=[PROG, *argv], trace_file=trace_path)
         written += [root / name for name in RUN_DIR_FILES]
+        if trace is not None:
+            written.append(root / "timeline.csv")
+    if result.trace is not None and trace_path is not None:
+        if args.run_dir is None:
+            result.trace.write_perfetto(trace_path)
+        written.append(trace_path)
+        if result.trace.truncated:
+            _note(
+                f"trace: the event cap ({result.trace.max_events:,}) dropped "
+                f"{result.trace.dropped:,} events; the trace is complete up to cycle "
+                f"{result.trace.complete_until:,}. Raise --trace-max-events, narrow "
+                "--trace-window or leave out categories (--trace-categories)."
+            )
     data_on_stdout = json_to_stdout or csv_to_stdout
     if show and not data_on_stdout:
         table = _layer_table(result)
