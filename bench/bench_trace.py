@@ -59,6 +59,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15, help="runs per measurement (median)")
     parser.add_argument("--baseline-python", help="interpreter with a build without tracing")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds (baseline)")
     args = parser.parse_args()
 
     import accelsim
@@ -71,9 +72,30 @@ def main() -> int:
         "bandwidth": Memory(ifmap_bytes=kib, filter_bytes=kib, ofmap_bytes=kib),
         "ddr4-3200": Memory(ifmap_bytes=kib, filter_bytes=kib, ofmap_bytes=kib, dram="ddr4-3200"),
     }
-    off = _untraced(sys.executable, args.repeat)
-    base = _untraced(args.baseline_python, args.repeat) if args.baseline_python else None
-    print(f"ResNet-18, 32x32 ws, 64 KiB buffers; medians of {args.repeat} runs")
+    # With a baseline, the two interpreters take turns (rounds), so that a change in the
+    # machine's load affects both; each figure is the median over the rounds.
+    rounds = args.rounds if args.baseline_python else 1
+    offs, bases = [], []
+    for _ in range(rounds):
+        offs.append(_untraced(sys.executable, args.repeat))
+        if args.baseline_python:
+            bases.append(_untraced(args.baseline_python, args.repeat))
+
+    def median(runs: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+        return {
+            k: {
+                "seconds": statistics.median(r[k]["seconds"] for r in runs),
+                "cycles": runs[0][k]["cycles"],
+            }
+            for k in runs[0]
+        }
+
+    off = median(offs)
+    base = median(bases) if bases else None
+    print(
+        f"ResNet-18, 32x32 ws, 64 KiB buffers; medians of {args.repeat} runs"
+        + (f" x {rounds} alternating rounds" if base else "")
+    )
     header = f"{'memory':<10} {'cycles':>10} {'off':>9} {'traced':>9} {'write':>8} "
     header += f"{'events':>9} {'JSON MB':>8}"
     if base:
