@@ -304,13 +304,7 @@ class Trace:
             self._slices["arg3"][stream].astype(np.float64),
             edges,
         )
-        dma = np.isin(track, self.track_ids(process="dma"))
-        dram_bytes = _bin_spread(
-            self.slice_start[dma],
-            self.slice_dur[dma],
-            self._slices["arg0"][dma].astype(np.float64),
-            edges,
-        )
+        dram_bytes = _bin_spread(*self._dram_traffic(), edges)
         return Timeline(
             bin_cycles=int(bin_cycles),
             freq_mhz=self.freq_mhz,
@@ -321,6 +315,30 @@ class Trace:
             dram_bytes=dram_bytes,
             peak_bytes_per_cycle=self.peak_bytes_per_cycle,
             layers=tuple(sorted(self.layer_spans + self.vector_spans, key=lambda s: s.start)),
+        )
+
+    def _dram_traffic(self) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """Starts, durations and bytes of what crossed the DRAM interface: the bursts of the
+        cycle-level DRAM's RD and WR commands, the bandwidth model's interface intervals, or
+        (without the ``dram`` category) the DMA transfers' spans."""
+        track = self._slices["track"]
+        bursts = np.isin(
+            track,
+            [i for i, t in enumerate(self.tracks) if t.process == "dram" and t.clock == "dram"],
+        ) & (self._slices["arg1"] > 0)
+        if bursts.any():
+            sel, amount = bursts, self._slices["arg1"]
+        else:
+            interface = np.isin(track, self.track_ids(process="dram", thread="interface"))
+            if interface.any():
+                sel, amount = interface, self._slices["arg0"]
+            else:
+                sel = np.isin(track, self.track_ids(process="dma"))
+                amount = self._slices["arg0"]
+        return (
+            self.slice_start[sel],
+            self.slice_dur[sel],
+            amount[sel].astype(np.float64),
         )
 
     # ---- Perfetto / Chrome trace JSON -------------------------------------------------
@@ -363,6 +381,14 @@ class Trace:
             "max_events": str(self.max_events),
             "events": str(self.events),
         }
+        burst = self._slices["arg1"][
+            np.isin(
+                self._slices["track"],
+                [i for i, t in enumerate(self.tracks) if t.process == "dram" and t.clock == "dram"],
+            )
+        ]
+        if len(burst) and burst.max() > 0:
+            data["dram_burst_bytes"] = f"{int(burst.max())} (each RD and WR slice moves one burst)"
         if self.truncated:
             data["truncated"] = (
                 f"the event cap ({self.max_events}) dropped {self.dropped} events; the trace "
@@ -470,7 +496,9 @@ class Trace:
             pid = pids.get(t.process, len(pids) + 1)
             heads.append((f'"cat":"{t.category}","pid":{pid},"tid":{i + 10}', t.args))
         names = [json.dumps(x) for x in self.names]
-        no_args = {"REF", "PREA"}
+        head_dram = [t.process == "dram" and t.clock == "dram" for t in self.tracks]
+        # DRAM commands: the row of ACT, RD and WR (the burst size is in otherData).
+        no_row = {"REF", "PREA", "PRE"}
         out = []
         for j in range(n):
             head, arg_names = heads[track[j]]
@@ -478,7 +506,8 @@ class Trace:
             parts = [
                 f'"{a}":{args[k][j]}'
                 for k, a in enumerate(arg_names)
-                if a and not (nm in no_args and a == "row")
+                if a
+                and not ((nm in no_row and a == "row") or (a == "bytes" and head_dram[track[j]]))
             ]
             arg_text = ',"args":{' + ",".join(parts) + "}" if parts else ""
             out.append(

@@ -81,10 +81,10 @@ pub struct BandwidthModel {
     /// The first cycle the interface is free.
     free: u64,
     busy: u64,
-    /// Per transfer: the cycle it completes, its first interface cycle, its interface cycles,
-    /// and whether it writes.
+    /// Per transfer: the cycle it completes; its first interface cycle, its interface cycles,
+    /// its bytes and whether it writes.
     done: Vec<u64>,
-    slots: Vec<(u64, u64, bool)>,
+    slots: Vec<(u64, u64, u64, bool)>,
     /// Transfers already recorded in a trace.
     traced: usize,
 }
@@ -122,7 +122,7 @@ impl Backend for BandwidthModel {
         // The last byte crosses the interface in cycle issue + cycles - 1 and arrives `latency`
         // cycles later.
         self.done.push(issue + cycles - 1 + self.latency);
-        self.slots.push((issue, cycles, t.write));
+        self.slots.push((issue, cycles, t.bytes(), t.write));
         self.done.len() - 1
     }
 
@@ -152,16 +152,9 @@ impl Backend for BandwidthModel {
             ["bytes", "", "", ""],
         );
         let (read, write) = (trace.name("read"), trace.name("write"));
-        let bpc = self.bytes_per_cycle;
-        for &(issue, cycles, w) in &self.slots[self.traced..] {
-            let bytes = (cycles as f64 * bpc) as i64;
-            trace.slice(
-                track,
-                if w { write } else { read },
-                issue,
-                cycles,
-                [bytes, 0, 0, 0],
-            );
+        for &(issue, cycles, bytes, w) in &self.slots[self.traced..] {
+            let name = if w { write } else { read };
+            trace.slice(track, name, issue, cycles, [bytes as i64, 0, 0, 0]);
         }
         self.traced = self.slots.len();
     }
@@ -236,7 +229,7 @@ impl DramBackend {
                 format!("ch{ch}")
             }
         };
-        let args = ["row", "", "", ""];
+        let args = ["row", "bytes", "", ""];
         for ch in 0..org.channels {
             for r in 0..org.ranks {
                 let name = format!("{} refresh", rank(ch, r));
@@ -396,6 +389,7 @@ impl Backend for DramBackend {
         let t = *self.dram.timing();
         let names = Command::ALL.map(|c| trace.name(c.name()));
         let banks = org.bank_groups * org.banks_per_group;
+        let burst = self.burst as i64;
         for c in &self.commands {
             let rank = (c.channel * org.ranks + c.rank) as usize;
             let (track, dur) = match c.command {
@@ -412,12 +406,16 @@ impl Backend for DramBackend {
                     (self.bank_tracks[bank], dur)
                 }
             };
+            let bytes = match c.command {
+                Command::Rd | Command::Wr => burst,
+                _ => 0,
+            };
             trace.slice(
                 track,
                 names[c.command as usize],
                 c.cycle,
                 dur,
-                [c.row as i64, 0, 0, 0],
+                [c.row as i64, bytes, 0, 0],
             );
         }
     }
