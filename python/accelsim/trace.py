@@ -500,7 +500,8 @@ class Trace:
         # DRAM commands: the row of ACT, RD and WR (the burst size is in otherData).
         no_row = {"REF", "PREA", "PRE"}
         out = []
-        for j in range(n):
+        # In time order (stable: a track's slices keep their order), as viewers read best.
+        for j in np.argsort(self.slice_start, kind="stable").tolist():
             head, arg_names = heads[track[j]]
             nm = self.names[name[j]]
             parts = [
@@ -521,7 +522,7 @@ class Trace:
         ts = np.round(self._us(self.counter_time), _DIGITS).tolist()
         value = self._counters["value"].tolist()
         out = []
-        for j in range(len(track)):
+        for j in np.argsort(self.counter_time, kind="stable").tolist():
             t = self.tracks[track[j]]
             pid = pids.get(t.process, len(pids) + 1)
             unit = t.args[0] or "value"
