@@ -68,9 +68,11 @@ if accelsim run no-such-model --pe 32x32 2>"$out/err"; then
   echo "an unknown model must fail"; exit 1
 fi
 grep -q "valid" "$out/err" && ! grep -q Traceback "$out/err"
-accelsim run resnet18 --pe 16x16 --dram ddr4-3200 --run-dir "$out/run" --quiet
+accelsim run resnet18 --pe 16x16 --dram ddr4-3200 --run-dir "$out/run" --trace --quiet
 accelsim plot "$out/run" --quiet
 accelsim report "$out/run" -o "$out/report.html" --quiet
 test -s "$out/run/plots/layers.png" && test -s "$out/run/plots/roofline.svg" && test -s "$out/report.html"
+test -s "$out/run/plots/utilization.png" && test -s "$out/run/plots/dram_bandwidth.svg"
+python -c 'import json, sys; d = json.load(open(sys.argv[1])); assert d["traceEvents"]' "$out/run/trace.json"
 rm -rf "$out"
 step "all checks passed"
