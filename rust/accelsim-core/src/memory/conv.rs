@@ -148,6 +148,33 @@ impl ConvGeometry {
         (k0, kt): (u64, u64),
         word: u64,
     ) -> Vec<Transfer> {
+        let mut out = Vec::new();
+        self.ifmap_blocks_into(
+            layout,
+            base,
+            groups,
+            group,
+            (m0, mt),
+            (k0, kt),
+            word,
+            &mut out,
+        );
+        out
+    }
+
+    /// [`Self::ifmap_blocks`] appended to `out` (no allocation once `out` has room).
+    #[allow(clippy::too_many_arguments)]
+    pub fn ifmap_blocks_into(
+        &self,
+        layout: ActivationLayout,
+        base: u64,
+        groups: u64,
+        group: u64,
+        (m0, mt): (u64, u64),
+        (k0, kt): (u64, u64),
+        word: u64,
+        out: &mut Vec<Transfer>,
+    ) {
         let rs = self.r * self.s;
         let (c_lo, c_hi) = (k0 / rs, (k0 + kt - 1) / rs);
         // Filter taps the K range covers (all of them once it spans two channels).
@@ -164,7 +191,6 @@ impl ConvGeometry {
         let c_total = groups * self.c;
         let (cg_lo, c_count) = (group * self.c + c_lo, c_hi - c_lo + 1);
         let pq = self.p * self.q;
-        let mut out = Vec::new();
         for img in m0 / pq..=(m0 + mt - 1) / pq {
             let lo = m0.max(img * pq) - img * pq;
             let hi = (m0 + mt).min((img + 1) * pq) - 1 - img * pq;
@@ -220,7 +246,6 @@ impl ConvGeometry {
                 }
             });
         }
-        out
     }
 
     /// The DRAM blocks an output tile (GEMM rows `m0..m0+mt`, columns `n0..n0+nt` of group

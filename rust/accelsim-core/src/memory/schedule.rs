@@ -669,6 +669,47 @@ pub struct FoldCache {
     /// The array (but its dataflow, which is in the key) and the scratchpads the entries were
     /// computed for (their banks set the rates).
     owner: Option<(ArrayParams, [super::BufferConfig; 2])>,
+
+    /// Buffers an evaluation reuses from the previous one (no allocation per candidate).
+    inputs: InputMemo,
+    scratch: Vec<Transfer>,
+}
+
+/// A layer's ifmap tiles' DRAM transfers, computed once per tile (an ifmap tile is read again
+/// for every pass over it that does not find it in its buffer half); cleared per layer.
+#[derive(Debug, Default)]
+struct InputMemo {
+    /// Per ifmap tile (group, M index, K index): where its transfers start in `transfers` and
+    /// how many there are (`u32::MAX` starts: not computed yet).
+    slots: Vec<(u32, u32)>,
+    transfers: Vec<Transfer>,
+    /// Tiles along M and K.
+    counts: (u64, u64),
+}
+
+impl InputMemo {
+    fn reset(&mut self, gemm: &Gemm, tiling: &Tiling) {
+        let (cm, ck) = (gemm.m.div_ceil(tiling.m), gemm.k.div_ceil(tiling.k));
+        self.counts = (cm, ck);
+        self.slots.clear();
+        self.slots
+            .resize((gemm.groups * cm * ck) as usize, (u32::MAX, 0));
+        self.transfers.clear();
+    }
+
+    /// The transfers of tile `t`'s ifmap tile.
+    fn get(&mut self, addrs: &Addresses, g: &Gemm, t: &Tile, word: u64) -> &[Transfer] {
+        let i = ((t.group * self.counts.0 + t.im) * self.counts.1 + t.ik) as usize;
+        let (start, len) = self.slots[i];
+        if start != u32::MAX {
+            return &self.transfers[start as usize..(start + len) as usize];
+        }
+        let start = self.transfers.len();
+        addrs.input_transfers_into(g, t, Operand::Ifmap, word, &mut self.transfers);
+        let len = self.transfers.len() - start;
+        self.slots[i] = (start as u32, len as u32);
+        &self.transfers[start..]
+    }
 }
 
 /// A multiplicative hasher for the cache's small integer keys.
@@ -868,6 +909,38 @@ impl TileOrder {
         }
     }
 
+    /// The tile after `t` (`tile(i + 1)` for `t = tile(i)`, `i + 1 < total`), without
+    /// divisions.
+    #[inline]
+    fn next(&self, t: &Tile) -> Tile {
+        let mut t = *t;
+        // Innermost loop first; a loop that wraps carries into the next one out.
+        for j in (0..3).rev() {
+            let d = self.dims[j];
+            let (full, step) = match d {
+                Dim::M => (self.gemm.m, self.tiling.m),
+                Dim::K => (self.gemm.k, self.tiling.k),
+                Dim::N => (self.gemm.n, self.tiling.n),
+            };
+            let (idx, o, l) = match d {
+                Dim::M => (&mut t.im, &mut t.m0, &mut t.m),
+                Dim::K => (&mut t.ik, &mut t.k0, &mut t.k),
+                Dim::N => (&mut t.in_, &mut t.n0, &mut t.n),
+            };
+            if *idx + 1 < self.counts[j] {
+                *idx += 1;
+                *o += step;
+                *l = step.min(full - *o);
+                return t;
+            }
+            *idx = 0;
+            *o = 0;
+            *l = step.min(full);
+        }
+        t.group += 1;
+        t
+    }
+
     fn tile(&self, i: u64) -> Tile {
         let c = self.counts;
         let i2 = i % c[2];
@@ -927,23 +1000,27 @@ impl Addresses {
         }
     }
 
-    fn input_transfers(&self, g: &Gemm, t: &Tile, op: Operand, word: u64, out: &mut Vec<Transfer>) {
+    /// [`Self::input_transfers`] appended to `out`.
+    fn input_transfers_into(
+        &self,
+        g: &Gemm,
+        t: &Tile,
+        op: Operand,
+        word: u64,
+        out: &mut Vec<Transfer>,
+    ) {
         match (op, &self.conv) {
-            (Operand::Ifmap, Some(c)) => {
-                *out = c.ifmap_blocks(
-                    self.layout,
-                    self.ifmap,
-                    g.groups,
-                    t.group,
-                    (t.m0, t.m),
-                    (t.k0, t.k),
-                    word,
-                )
-            }
-            _ => {
-                out.clear();
-                out.push(self.block(g, t, op, word, false))
-            }
+            (Operand::Ifmap, Some(c)) => c.ifmap_blocks_into(
+                self.layout,
+                self.ifmap,
+                g.groups,
+                t.group,
+                (t.m0, t.m),
+                (t.k0, t.k),
+                word,
+                out,
+            ),
+            _ => out.push(self.block(g, t, op, word, false)),
         }
     }
 
@@ -1198,7 +1275,6 @@ struct Sim<'m, 'c, D: Dma> {
     cache: &'c mut FoldCache,
     /// Record stall intervals (network runs split them over the layers).
     record: Option<Vec<Stall>>,
-    scratch: Vec<Transfer>,
     tiles_done: u64,
     cancel: CancelHook<'c>,
     /// Cycle from which a layer's resident input is complete (its producer's last result).
@@ -1246,7 +1322,6 @@ impl<'m, 'c, D: Dma> Sim<'m, 'c, D> {
             },
             cache,
             record: None,
-            scratch: Vec::new(),
             tiles_done: 0,
             cancel,
             resident_ready: 0,
@@ -1287,13 +1362,18 @@ impl<'m, 'c, D: Dma> Sim<'m, 'c, D> {
             &mut self.filter
         };
         let word = stream.word_bytes;
-        layer
-            .addrs
-            .input_transfers(&layer.order.gemm, t, stream.op, word, &mut self.scratch);
-        let mut ids = Vec::with_capacity(if D::EAGER { 0 } else { self.scratch.len() });
+        let g = &layer.order.gemm;
+        let one;
+        let transfers: &[Transfer] = if stream.op == Operand::Ifmap && layer.addrs.conv.is_some() {
+            self.cache.inputs.get(&layer.addrs, g, t, word)
+        } else {
+            one = layer.addrs.block(g, t, stream.op, word, false);
+            std::slice::from_ref(&one)
+        };
+        let mut ids = Vec::with_capacity(if D::EAGER { 0 } else { transfers.len() });
         let mut bytes = 0;
         let mut ready = 0;
-        for tr in &self.scratch {
+        for tr in transfers {
             bytes += tr.bytes();
             let id = self.dma.issue(&Transfer { start, ..*tr });
             if D::EAGER {
@@ -1385,6 +1465,9 @@ impl<'m, 'c, D: Dma> Sim<'m, 'c, D> {
         let df = array.dataflow();
         let (stationary_op, stream_op) = roles(df);
         self.cache.use_for(array, mem);
+        self.cache
+            .inputs
+            .reset(&layer.order.gemm, &layer.order.tiling);
         let mut floor = 0;
         if self.stepper_array != Some(*array) {
             // Another dataflow: the array starts afresh once the previous layer has drained.
@@ -1409,7 +1492,7 @@ impl<'m, 'c, D: Dma> Sim<'m, 'c, D> {
             let t = cur;
             let at = (li, i);
             let following = if i + 1 < n {
-                Some(order.tile(i + 1))
+                Some(order.next(&t))
             } else {
                 None
             };
@@ -1600,12 +1683,15 @@ impl<'m, 'c, D: Dma> Sim<'m, 'c, D> {
                 } else {
                     let word = if complete { mem.output_bytes as u64 } else { 4 };
                     if complete {
-                        layer
-                            .addrs
-                            .output_transfers(&order.gemm, &t, word, &mut self.scratch);
+                        layer.addrs.output_transfers(
+                            &order.gemm,
+                            &t,
+                            word,
+                            &mut self.cache.scratch,
+                        );
                     } else {
-                        self.scratch.clear();
-                        self.scratch.push(layer.addrs.block(
+                        self.cache.scratch.clear();
+                        self.cache.scratch.push(layer.addrs.block(
                             &order.gemm,
                             &t,
                             Operand::Ofmap,
@@ -1613,10 +1699,14 @@ impl<'m, 'c, D: Dma> Sim<'m, 'c, D> {
                             true,
                         ));
                     }
-                    let mut ids = Vec::with_capacity(if D::EAGER { 0 } else { self.scratch.len() });
+                    let mut ids = Vec::with_capacity(if D::EAGER {
+                        0
+                    } else {
+                        self.cache.scratch.len()
+                    });
                     let mut bytes = 0;
                     let mut done = None;
-                    for tr in &self.scratch {
+                    for tr in &self.cache.scratch {
                         bytes += tr.bytes();
                         let id = self.dma.issue(&Transfer {
                             start: self.out.end + 1,
@@ -2243,6 +2333,30 @@ fn network_on<D: Dma>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::memory::LoopOrder;
+
+    #[test]
+    fn the_next_tile_is_the_tile_at_the_next_index() {
+        for (m, k, n, groups) in [(7, 5, 3, 1), (10, 1, 4, 3), (1, 9, 9, 2), (16, 16, 16, 1)] {
+            let g = Gemm { m, k, n, groups };
+            for (tm, tk, tn) in [(1, 1, 1), (3, 2, 2), (4, 5, 3), (m, k, n)] {
+                for &order in LoopOrder::ALL.iter() {
+                    let tiling = Tiling {
+                        m: tm.min(m),
+                        k: tk.min(k),
+                        n: tn.min(n),
+                        order,
+                    };
+                    let o = TileOrder::new(g, tiling);
+                    let mut t = o.tile(0);
+                    for i in 1..o.total {
+                        t = o.next(&t);
+                        assert_eq!(t, o.tile(i), "{g:?} {tiling:?} tile {i}");
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn whole_bandwidth_divides_as_the_float_model() {
