@@ -15,7 +15,11 @@ fast. Last, the evaluator alone on a typical tiled layer: every layer shape's de
 scored by the search's evaluator (a random search with a budget of 1 scores exactly that),
 against ``simulate_conv_layer`` (``_core.simulate_memory_layers`` on copies of the same layers;
 with a cycle-level DRAM it also runs each layer again with refresh off to attribute refresh
-stalls, which the evaluator leaves out), one thread, best of ``--repeat`` runs.
+stalls, which the evaluator leaves out), one thread, best of ``--repeat`` runs. Last, the
+evaluator on the candidates the search itself scores: every distinct layer shape searched alone
+on one thread with the bandwidth model (where the guided search is exhaustive and every score
+is the configured model's), with 256 KiB and with 64 KiB scratchpads, evaluations per second
+per core per layer shape and overall (the evaluator's own time; best of ``--repeat`` runs).
 
 Run it on a release build (``pip install .`` or ``maturin develop --release``).
 """
@@ -126,6 +130,54 @@ def main() -> None:
             f"  {label:>10}: evaluator {evaluator:>12,.0f} /s/core, "
             f"simulate_conv_layer {simulate:>10,.0f} /s/core ({evaluator / simulate:.1f}x)"
         )
+
+    for kib in (256, 64):
+        _searched(args.model, acc, kib, args.strategy, args.repeat)
+
+
+def _searched(model: str, acc: Accelerator, kib: int, strategy: str, repeat: int) -> None:
+    """Evaluations per second per core on the candidates the search scores: each distinct
+    layer shape searched alone, one thread, the bandwidth DRAM model."""
+    workload = load_workload(model)
+    seen: dict[tuple[int, ...], str] = {}
+    layers = []
+    for layer, s in zip(workload, workload.gemm_shapes(), strict=True):
+        conv = _conv_geometry(layer)
+        key = (s.m, s.k, s.n, s.groups, *(conv or ()))
+        if key not in seen:
+            seen[key] = layer.name
+            layers.append((layer.name, (s.m, s.k, s.n, s.groups), conv))
+    mem = Memory(ifmap_bytes=kib << 10, filter_bytes=kib << 10, ofmap_bytes=kib << 10)
+    native = mem.native(acc.freq_mhz)
+    print(
+        f"\nthe evaluator on the search's own candidates ({strategy} search of each layer shape "
+        f"alone, bandwidth model, {kib} KiB scratchpads, one thread, best of {repeat}):"
+    )
+    print(f"  {'layer (first of its shape)':<24} {'M x K x N':>18} {'scores':>7} {'/s/core':>10}")
+    total_n, total_s = 0, 0.0
+    for name, shape, conv in layers:
+        best: tuple[int, float] | None = None
+        for _ in range(repeat):
+            raw = _core.search_network(
+                [shape],
+                acc._array,
+                native,
+                convs=[conv],
+                strategy=strategy,
+                threads=1,
+                schedule=False,
+            )
+            n = int(raw["exact_evals"].sum())
+            rate = float(raw["exact_per_second_per_core"])
+            if best is None or rate > best[1]:
+                best = (n, rate)
+        assert best is not None
+        n, rate = best
+        total_n += n
+        total_s += n / rate
+        dims = f"{shape[0]}x{shape[1]}x{shape[2]}"
+        print(f"  {name:<24} {dims:>18} {n:>7,} {rate:>10,.0f}")
+    print(f"  {'all shapes':<24} {'':>18} {total_n:>7,} {total_n / total_s:>10,.0f}")
 
 
 def _typical(model: str, acc: Accelerator, memory: Memory, repeat: int) -> tuple[float, float]:

@@ -262,29 +262,56 @@ impl ConvGeometry {
         (n0, nt): (u64, u64),
         word: u64,
     ) -> Vec<Transfer> {
+        let mut out = Vec::new();
+        self.ofmap_blocks_into(
+            layout,
+            base,
+            groups,
+            n_per_group,
+            group,
+            (m0, mt),
+            (n0, nt),
+            word,
+            &mut out,
+        );
+        out
+    }
+
+    /// [`Self::ofmap_blocks`] appended to `out` (no allocation once `out` has room).
+    #[allow(clippy::too_many_arguments)]
+    pub fn ofmap_blocks_into(
+        &self,
+        layout: ActivationLayout,
+        base: u64,
+        groups: u64,
+        n_per_group: u64,
+        group: u64,
+        (m0, mt): (u64, u64),
+        (n0, nt): (u64, u64),
+        word: u64,
+        out: &mut Vec<Transfer>,
+    ) {
         let k_total = groups * n_per_group;
         let k0 = group * n_per_group + n0;
         match layout {
             // out[m][k] with m = (n*P + p)*Q + q is exactly NHWC
-            ActivationLayout::Nhwc => vec![Transfer::block(
+            ActivationLayout::Nhwc => out.push(Transfer::block(
                 base + (m0 * k_total + k0) * word,
                 mt,
                 nt * word,
                 k_total * word,
-            )],
+            )),
             ActivationLayout::Nchw => {
                 let pq = self.p * self.q;
-                (m0 / pq..=(m0 + mt - 1) / pq)
-                    .map(|img| {
-                        let lo = m0.max(img * pq) - img * pq;
-                        let hi = (m0 + mt).min((img + 1) * pq) - img * pq;
-                        let addr = base + ((img * k_total + k0) * pq + lo) * word;
-                        Transfer {
-                            planes: 1,
-                            ..Transfer::block(addr, nt, (hi - lo) * word, pq * word)
-                        }
-                    })
-                    .collect()
+                out.extend((m0 / pq..=(m0 + mt - 1) / pq).map(|img| {
+                    let lo = m0.max(img * pq) - img * pq;
+                    let hi = (m0 + mt).min((img + 1) * pq) - img * pq;
+                    let addr = base + ((img * k_total + k0) * pq + lo) * word;
+                    Transfer {
+                        planes: 1,
+                        ..Transfer::block(addr, nt, (hi - lo) * word, pq * word)
+                    }
+                }))
             }
         }
     }

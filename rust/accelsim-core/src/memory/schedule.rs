@@ -1027,7 +1027,7 @@ impl Addresses {
     fn output_transfers(&self, g: &Gemm, t: &Tile, word: u64, out: &mut Vec<Transfer>) {
         out.clear();
         match &self.conv {
-            Some(c) => out.extend(c.ofmap_blocks(
+            Some(c) => c.ofmap_blocks_into(
                 self.layout,
                 self.ofmap,
                 g.groups,
@@ -1036,7 +1036,8 @@ impl Addresses {
                 (t.m0, t.m),
                 (t.n0, t.n),
                 word,
-            )),
+                out,
+            ),
             None => out.push(self.block(g, t, Operand::Ofmap, word, false)),
         }
     }
