@@ -823,9 +823,25 @@ def _totals_table(result: NetworkResult) -> Table:
             worst = max(float(r.dram["max_read_latency_ns"]) for r in result.layers if r.dram)
             if reads:
                 grid.add_row("DRAM read latency", f"{lat / reads:.1f} ns mean, {worst:.1f} ns max")
-        energy = (result.energy_totals() or {}).get("energy_total_pj")
+        energies = result.energy_totals() or {}
+        energy = energies.get("energy_total_pj")
         if energy is not None:
             grid.add_row("energy", _format_energy(energy))
+            parts = [
+                ("MACs", "energy_mac_pj"),
+                ("SRAM", ("energy_ifmap_sram_pj", "energy_filter_sram_pj", "energy_ofmap_sram_pj")),
+                ("DRAM", "energy_dram_pj"),
+            ]
+            cells = []
+            for label, keys in parts:
+                names = (keys,) if isinstance(keys, str) else keys
+                if all(k in energies for k in names):
+                    cells.append(f"{label} {_format_energy(sum(energies[k] for k in names))}")
+            if cells:
+                grid.add_row("  of which", ", ".join(cells))
+            core, io = energies.get("energy_dram_core_pj"), energies.get("energy_dram_io_pj")
+            if core is not None and io is not None and io > 0:
+                grid.add_row("  DRAM", f"core {_format_energy(core)} + I/O {_format_energy(io)}")
     return grid
 
 
