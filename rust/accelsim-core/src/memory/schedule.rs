@@ -15,6 +15,13 @@
 //!   operands are in the buffers already), so that part of a tile is computed once per tile
 //!   shape and replayed shifted in time ([`FoldCache`]);
 //! - the bandwidth DRAM model answers each transfer at issue.
+//!
+//! Why this tile loop is not `system.rs`'s `run_tiles`: that one steps every fold through
+//! `FastArray`, keeps per-fold records and records traces (every fold and transfer an event),
+//! on any DRAM behind `dyn Backend`; this one is generic over the DMA, replays cached folds and
+//! carries the memory system and the array across layers. Merging them would put the trace
+//! hooks into the search's hot loop or the fold cache into the traced one (docs/search.md);
+//! the tests hold them equal instead.
 
 use super::backend::{Backend, DramBackend, Transfer, TransferId};
 use super::conv::{ActivationLayout, ConvGeometry};
