@@ -373,3 +373,95 @@ def test_cli_trace_errors_are_one_line(
     assert code == 2
     assert message in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def _perfetto_ns(value: float) -> int:
+    """What Perfetto's JSON importer keeps of a timestamp in microseconds: whole ns."""
+    return int(np.floor(value * 1000 + 0.5))
+
+
+@pytest.mark.parametrize("dram", ["ddr4-3200", "hbm2", "lpddr4-3200", "bandwidth"])
+def test_no_overlap_at_perfettos_nanoseconds(dram: str, tmp_path: Path) -> None:
+    acc = Accelerator(rows=8, cols=8, freq_mhz=700)
+    memory = Memory(**SMALL, dram=dram)
+    vec = VectorUnit(lanes=8)
+    r = accelsim.run(_tiny(), acc, memory=memory, trace=True, vector=vec)
+    assert r.trace is not None and r.trace.shifted == 0
+    data = _load(r.trace.write_perfetto(tmp_path / "t.json"))
+    per_thread: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
+    for e in data["traceEvents"]:
+        if e["ph"] == "X":
+            start = _perfetto_ns(e["ts"])
+            per_thread[(e["pid"], e["tid"])].append((start, start + _perfetto_ns(e["dur"])))
+    for thread, spans in per_thread.items():
+        spans.sort()
+        for a, b in itertools.pairwise(spans):
+            assert a[1] <= b[0], f"{thread}: {a} overlaps {b} in whole ns"
+
+
+def test_windowed_amounts_stay_physical() -> None:
+    acc = Accelerator(rows=8, cols=8)
+    memory = Memory(**SMALL, bandwidth=2.0)
+    full = accelsim.run(_tiny(), acc, memory=memory)
+    total = full.total_cycles
+    for window in [(total // 3 + 17, total // 3 + 517), (1, total // 2 + 3)]:
+        r = accelsim.run(_tiny(), acc, memory=memory, trace=TraceOptions(window=window))
+        assert r.trace is not None
+        tl = r.trace.timeline(bin_cycles=50)
+        assert tl.pe_utilization.max() <= 1 + 1e-9, window
+        assert tl.dram_bytes_per_cycle().max() <= 2.0 * (1 + 1e-9), window
+        assert (tl.recorded_from, tl.recorded_until) == window and tl.partial
+        # nothing outside the window
+        outside = (tl.start + tl.bin_cycles <= window[0]) | (tl.start >= window[1])
+        assert not tl.pe_utilization[outside].any() and not tl.dram_bytes[outside].any()
+
+
+def test_counters_only_for_recorded_categories(tmp_path: Path) -> None:
+    for options in [TraceOptions(categories=("buffer",)), TraceOptions(max_events=1)]:
+        r = accelsim.run(_tiny(), ACC, memory=MODELS["bandwidth"], trace=options)
+        assert r.trace is not None
+        data = _load(r.trace.write_perfetto(tmp_path / "t.json"))
+        names = {e["name"] for e in data["traceEvents"] if e["ph"] == "C"}
+        if options.categories == ("buffer",):
+            assert names == {"ifmap", "filter", "ofmap"}
+        else:
+            # one event kept: the counters cover only the recorded part, before the cut
+            until = r.trace.complete_until
+            assert until is not None
+            limit = until / ACC.freq_mhz
+            assert all(e["ts"] <= limit for e in data["traceEvents"] if e["ph"] == "C"), (
+                "counter samples after the cut"
+            )
+
+
+def test_window_before_the_first_array_layer() -> None:
+    vec = VectorUnit(lanes=4)
+    model = "gpt2_decode:context=16"
+    full = accelsim.run(model, ACC, trace=True, vector=vec)
+    assert full.trace is not None
+    first = full.trace.layer_spans[0].start
+    assert first > 10, "gpt2 starts with vector ops"
+    r = accelsim.run(model, ACC, trace=TraceOptions(window=(0, first)), vector=vec)
+    assert r.trace is not None and r.trace.events == 0
+    assert r.trace.window == (0, first)
+    w = (first + 5, first + 500)
+    r = accelsim.run(model, ACC, trace=TraceOptions(window=w), vector=vec)
+    assert r.trace is not None
+    s = r.trace.slices()
+    assert len(s["start"]) and s["start"].min() >= w[0] and (s["start"] + s["dur"]).max() <= w[1]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"categories": "array"}, "list of names"),
+        ({"window": (0.5, 10.7)}, "two integer cycles"),
+        ({"window": (0, 1, 2)}, "two integer cycles"),
+        ({"window": (0, 2**70)}, "trace_window"),
+        ({"max_events": 10**20}, "trace_max_events"),
+        ({"max_events": 1.5}, "trace_max_events"),
+    ],
+)
+def test_trace_options_are_checked(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        TraceOptions(**options)

@@ -151,7 +151,7 @@ def run(
             workload, shapes, recorded_batch, acc, memory, given, progress, recorder
         )
         result = _with_vector_ops(result, workload, vector, shapes_given, vector_stats)
-        return _with_trace(result, recorder, offset if recorder else 0)
+        return _with_trace(result, recorder, offset if recorder else 0, options)
     config = acc._array
     per_layer: list[dict[str, int]] = []
     if recorder is not None or (progress is None and engine == "fast"):
@@ -191,7 +191,7 @@ def run(
         layers=layers,
     )
     result = _with_vector_ops(result, workload, vector, shapes_given, vector_stats)
-    return _with_trace(result, recorder, offset if recorder else 0)
+    return _with_trace(result, recorder, offset if recorder else 0, options)
 
 
 def _trace_options(trace: TraceOptions | bool | None, engine: str) -> TraceOptions | None:
@@ -242,7 +242,10 @@ def _trace_gaps(workload: Workload, stats: dict[str, list[int]]) -> tuple[list[i
 
 
 def _with_trace(
-    result: NetworkResult, recorder: _core.TraceRecorder | None, offset: int
+    result: NetworkResult,
+    recorder: _core.TraceRecorder | None,
+    offset: int,
+    options: TraceOptions | None,
 ) -> NetworkResult:
     """``result`` with its trace, the vector ops placed on the timeline."""
     if recorder is None:
@@ -279,6 +282,7 @@ def _with_trace(
         offset=offset,
         peak_bytes_per_cycle=peak,
         title=f"{result.model} on {acc.rows}x{acc.cols} {acc.dataflow}",
+        window=options.window if options is not None else None,
     )
     return dataclasses.replace(result, trace=recorded)
 

@@ -317,6 +317,28 @@ def _formatter() -> Any:
     return FuncFormatter(lambda v, _pos: f"{v:,.0f}")
 
 
+def _unrecorded(ax: Any, timeline: Timeline) -> None:
+    """Hatch what the trace did not record (outside its window, past an event cap's cut), so
+    that its zeros are not read as an idle array; the mean covers the recorded part only."""
+    if not timeline.partial:
+        return
+    f = timeline.freq_mhz
+    end = (timeline.start[-1] + timeline.bin_cycles) / f if len(timeline.start) else 0.0
+    until = timeline.total_cycles if timeline.recorded_until is None else timeline.recorded_until
+    spans = [(0.0, timeline.recorded_from / f), (until / f, end)]
+    for k, (a, b) in enumerate(spans):
+        if b > a:
+            ax.axvspan(
+                a,
+                b,
+                facecolor="none",
+                edgecolor="#888888",
+                hatch="//",
+                linewidth=0,
+                label="not recorded" if k == 0 or spans[0][1] <= spans[0][0] else None,
+            )
+
+
 def utilization_over_time(
     timeline: Timeline,
     path: str | Path | None = None,
@@ -331,10 +353,11 @@ def utilization_over_time(
     fig = _figure(11.0, 4.5)
     ax = fig.add_subplot()
     ax.stairs(values, edges, fill=True, color=_COLOURS["compute"], alpha=0.85, label="utilization")
-    weights = np.minimum(timeline.bin_cycles, timeline.total_cycles - timeline.start).clip(0)
+    weights = timeline.recorded_weights()
     mean = float(np.average(values, weights=weights)) if weights.sum() > 0 else 0.0
     ax.axhline(mean, color="black", linestyle="--", linewidth=1, label=f"mean {mean:.1f} %")
     _layer_bands(ax, timeline, 102.0)
+    _unrecorded(ax, timeline)
     ax.set_ylim(0, 140)
     ax.set_yticks(np.arange(0, 101, 20))
     ax.set_xlim(edges[0], edges[-1])
@@ -367,7 +390,7 @@ def dram_bandwidth_over_time(
     fig = _figure(11.0, 4.5)
     ax = fig.add_subplot()
     ax.stairs(values, edges, fill=True, color=_COLOURS["ifmap"], alpha=0.85, label="DRAM traffic")
-    weights = np.minimum(timeline.bin_cycles, timeline.total_cycles - timeline.start).clip(0)
+    weights = timeline.recorded_weights()
     mean = float(np.average(values, weights=weights)) if weights.sum() > 0 else 0.0
     ax.axhline(mean, color="black", linestyle="--", linewidth=1, label=f"mean {mean:.2f} GB/s")
     top = float(values.max()) if len(values) else 0.0
@@ -376,6 +399,7 @@ def dram_bandwidth_over_time(
         top = max(top, peak)
     top = top if top > 0 else 1.0
     _layer_bands(ax, timeline, 1.03 * top)
+    _unrecorded(ax, timeline)
     ax.set_ylim(0, 1.45 * top)
     ax.set_xlim(edges[0], edges[-1])
     ax.set_ylabel("DRAM bandwidth (GB/s, read + write)")

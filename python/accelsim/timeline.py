@@ -52,6 +52,9 @@ class Timeline:
         peak_bytes_per_cycle: the DRAM's peak bytes per accelerator cycle (``None`` with
             ideal memory).
         layers: every layer's span, in order.
+        recorded_from, recorded_until: the cycles ``[from, until)`` the trace recorded (its
+            window, cut where an event cap stopped it); outside them the bins are 0 because
+            nothing was recorded, not because nothing happened. ``until`` ``None``: the end.
     """
 
     bin_cycles: int
@@ -63,6 +66,8 @@ class Timeline:
     dram_bytes: NDArray[np.float64]
     peak_bytes_per_cycle: float | None = None
     layers: tuple[LayerSpan, ...] = field(default=())
+    recorded_from: int = 0
+    recorded_until: int | None = None
 
     def __post_init__(self) -> None:
         n = len(self.start)
@@ -72,6 +77,22 @@ class Timeline:
             )
         if self.bin_cycles < 1:
             raise ConfigError(f"timeline: bin_cycles must be at least 1, got {self.bin_cycles}")
+        if self.recorded_until is None:
+            object.__setattr__(self, "recorded_until", self.total_cycles)
+
+    @property
+    def partial(self) -> bool:
+        """Whether the trace recorded only part of the run (a window, or an event cap)."""
+        until = self.total_cycles if self.recorded_until is None else self.recorded_until
+        return self.recorded_from > 0 or until < self.total_cycles
+
+    def recorded_weights(self) -> NDArray[np.float64]:
+        """Per bin, the cycles of it that lie in the run and in the recorded range (for
+        averages over what was recorded)."""
+        until = self.total_cycles if self.recorded_until is None else self.recorded_until
+        lo = np.maximum(self.start, self.recorded_from)
+        hi = np.minimum(self.start + self.bin_cycles, min(until, self.total_cycles))
+        return (hi - lo).clip(0).astype(np.float64)
 
     def time_us(self) -> NDArray[np.float64]:
         """Each bin's start in microseconds."""
@@ -100,6 +121,8 @@ class Timeline:
         out.write(f"# total_cycles={self.total_cycles}\n")
         out.write(f"# pes={self.pes}\n")
         out.write(f"# peak_bytes_per_cycle={self.peak_bytes_per_cycle!r}\n")
+        out.write(f"# recorded_from={self.recorded_from}\n")
+        out.write(f"# recorded_until={self.recorded_until}\n")
         for span in self.layers:
             out.write(f"# layer={span.start},{span.cycles},{span.name}\n")
         writer = csv.writer(out, lineterminator="\n")
@@ -150,6 +173,12 @@ class Timeline:
                 dram_bytes=np.array([float(r[2]) for r in rows], dtype=np.float64),
                 peak_bytes_per_cycle=None if peak == "None" else float(peak),
                 layers=tuple(layers),
+                recorded_from=int(scalars.get("recorded_from", "0")),
+                recorded_until=(
+                    None
+                    if scalars.get("recorded_until", "None") == "None"
+                    else int(scalars["recorded_until"])
+                ),
             )
         except (KeyError, ValueError, IndexError) as exc:
             raise ConfigError(f"{where}: malformed timeline ({exc})") from exc

@@ -42,8 +42,8 @@ TRACE_CATEGORIES: tuple[str, ...] = tuple(_core.TRACE_CATEGORIES)
 #: Events (slices plus counter samples) a trace keeps unless told otherwise.
 DEFAULT_MAX_EVENTS = 1_000_000
 
-# Decimals of a timestamp in microseconds: picoseconds.
-_DIGITS = 6
+# Largest cycle or count accepted from a user (the core counts in 64-bit).
+_MAX_CYCLE = 2**63
 
 # Processes of the trace viewer, in display order.
 _PROCESSES = ("layers", "array", "dma", "dram", "buffers")
@@ -69,6 +69,13 @@ class TraceOptions:
 
     def __post_init__(self) -> None:
         if self.categories is not None:
+            if isinstance(self.categories, str) or not all(
+                isinstance(c, str) for c in self.categories
+            ):
+                raise ConfigError(
+                    "trace_categories must be a list of names, e.g. ('array', 'dma'); "
+                    f"valid choices: {', '.join(TRACE_CATEGORIES)}"
+                )
             unknown = [c for c in self.categories if c not in TRACE_CATEGORIES]
             if unknown:
                 raise ConfigError(
@@ -82,24 +89,38 @@ class TraceOptions:
                 )
         if isinstance(self.max_events, bool) or not isinstance(self.max_events, int):
             raise ConfigError(f"trace_max_events must be an integer, got {self.max_events!r}")
-        if self.max_events < 1:
-            raise ConfigError(f"trace_max_events must be at least 1, got {self.max_events}")
+        if not 1 <= self.max_events < _MAX_CYCLE:
+            raise ConfigError(
+                f"trace_max_events must be from 1 to {_MAX_CYCLE - 1}, got {self.max_events}"
+            )
         if self.window is not None:
-            start, end = self.window
-            if start < 0 or end <= start:
+            window = self.window
+            if (
+                not isinstance(window, tuple | list)
+                or len(window) != 2
+                or not all(isinstance(c, int) and not isinstance(c, bool) for c in window)
+            ):
                 raise ConfigError(
-                    f"trace_window: ({start}, {end}) must be two cycles with 0 <= start < end"
+                    f"trace_window must be two integer cycles (start, end), got {window!r}"
+                )
+            start, end = window
+            if start < 0 or end <= start or end >= _MAX_CYCLE:
+                raise ConfigError(
+                    f"trace_window: ({start}, {end}) must be two cycles with "
+                    f"0 <= start < end < {_MAX_CYCLE}"
                 )
 
     def recorder(self, gaps: Sequence[int] = (), offset: int = 0) -> _core.TraceRecorder:
         """A native recorder for these options; ``gaps[i]``: cycles after layer ``i`` before
         the next (vector-unit work), ``offset``: cycles before the first layer."""
         window = None
-        if self.window is not None or offset:
-            start, end = self.window if self.window is not None else (0, 2**63 - 1)
-            window = (max(start - offset, 0), max(end - offset, 1))
-            if window[0] >= window[1]:
-                window = (window[0], window[0] + 1)
+        if self.window is not None:
+            start, end = self.window
+            if end <= offset:
+                # all of it before the first array layer: no array-layer event is in it
+                window = (_MAX_CYCLE - 2, _MAX_CYCLE - 1)
+            else:
+                window = (max(start - offset, 0), end - offset)
         return _core.TraceRecorder(
             window=window,
             categories=list(self.categories) if self.categories is not None else None,
@@ -118,6 +139,12 @@ class TrackInfo:
     clock: str
     counter: bool
     args: tuple[str, ...]
+
+
+def _us_text(ns: int) -> str:
+    """``ns`` nanoseconds as microseconds with exactly three decimals (what Perfetto reads
+    back as the same whole nanosecond)."""
+    return f"{ns // 1000}.{ns % 1000:03d}"
 
 
 def _bin_spread(
@@ -173,15 +200,18 @@ class Trace:
         offset: int = 0,
         peak_bytes_per_cycle: float | None = None,
         title: str = "accelsim",
+        window: tuple[int, int] | None = None,
     ) -> None:
         self.freq_mhz = float(freq_mhz)
         self.pes = int(pes)
         self.title = title
         self.peak_bytes_per_cycle = peak_bytes_per_cycle
         self.categories = tuple(recorder.categories)
-        self.window = recorder.window
+        #: The window asked for, in cycles of the run (``None``: the whole run).
+        self.window = window
         self.max_events = int(recorder.max_events)
         self.dropped = int(recorder.dropped)
+        self.shifted = int(recorder.shifted)
         self.dram_mhz = recorder.dram_khz / 1000.0
         self.names = list(recorder.names)
         self.tracks = tuple(TrackInfo(*t) for t in recorder.tracks())
@@ -218,6 +248,10 @@ class Trace:
         layer = self._slices["layer"].astype(np.int64)
         self.slice_start = self._layer_start[layer] + self._slices["start"] * scale
         self.slice_dur = self._slices["dur"] * scale
+        # The share of each slice's amounts (MACs, bytes) that falls in what was kept of it.
+        full = self._slices["full_dur"].astype(np.float64)
+        dur = self._slices["dur"].astype(np.float64)
+        self._kept = np.divide(dur, full, out=np.ones_like(full), where=full > 0)
         ctrack = self._counters["track"].astype(np.int64)
         cscale = acc_per_tick[ctrack] if len(ctrack) else np.zeros(0)
         clayer = self._counters["layer"].astype(np.int64)
@@ -234,6 +268,16 @@ class Trace:
     def truncated(self) -> bool:
         """Whether the event cap dropped events."""
         return self.dropped > 0
+
+    @property
+    def recorded_range(self) -> tuple[int, int]:
+        """``[from, until)`` in cycles of the run: the window, cut at the cycle up to which
+        the trace is complete when the cap dropped events."""
+        start, end = self.window if self.window is not None else (0, self.total_cycles)
+        end = min(end, self.total_cycles)
+        if self.complete_until is not None:
+            end = min(end, self.complete_until)
+        return start, max(start, end)
 
     @property
     def total_cycles(self) -> int:
@@ -301,9 +345,10 @@ class Trace:
         macs = _bin_spread(
             self.slice_start[stream],
             self.slice_dur[stream],
-            self._slices["arg3"][stream].astype(np.float64),
+            self._slices["arg3"][stream].astype(np.float64) * self._kept[stream],
             edges,
         )
+        recorded = self.recorded_range
         dram_bytes = _bin_spread(*self._dram_traffic(), edges)
         return Timeline(
             bin_cycles=int(bin_cycles),
@@ -315,6 +360,8 @@ class Trace:
             dram_bytes=dram_bytes,
             peak_bytes_per_cycle=self.peak_bytes_per_cycle,
             layers=tuple(sorted(self.layer_spans + self.vector_spans, key=lambda s: s.start)),
+            recorded_from=recorded[0],
+            recorded_until=recorded[1],
         )
 
     def _dram_traffic(self) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
@@ -338,13 +385,16 @@ class Trace:
         return (
             self.slice_start[sel],
             self.slice_dur[sel],
-            amount[sel].astype(np.float64),
+            amount[sel].astype(np.float64) * self._kept[sel],
         )
 
     # ---- Perfetto / Chrome trace JSON -------------------------------------------------
 
-    def _us(self, cycles: NDArray[np.float64]) -> NDArray[np.float64]:
-        return cycles / self.freq_mhz
+    def _ns(self, cycles: NDArray[np.float64]) -> NDArray[np.int64]:
+        """Whole nanoseconds of the run of these cycles (Perfetto keeps nanoseconds)."""
+        return np.round(np.asarray(cycles, dtype=np.float64) * 1000.0 / self.freq_mhz).astype(
+            np.int64
+        )
 
     def write_perfetto(self, path: str | Path, counter_bins: int = 1000) -> Path:
         """Write the trace as Chrome trace JSON (opens in ui.perfetto.dev and
@@ -376,7 +426,7 @@ class Trace:
             "time_unit": "microseconds from the start of the run (ts, dur)",
             "categories": ",".join(self.categories),
             "window_cycles": "whole run"
-            if self.window == (0, 2**64 - 1)
+            if self.window is None
             else f"{self.window[0]}..{self.window[1]}",
             "max_events": str(self.max_events),
             "events": str(self.events),
@@ -389,6 +439,8 @@ class Trace:
         ]
         if len(burst) and burst.max() > 0:
             data["dram_burst_bytes"] = f"{int(burst.max())} (each RD and WR slice moves one burst)"
+        if self.shifted:
+            data["shifted_slices"] = str(self.shifted)
         if self.truncated:
             data["truncated"] = (
                 f"the event cap ({self.max_events}) dropped {self.dropped} events; the trace "
@@ -435,23 +487,9 @@ class Trace:
         chunks.append(self._counter_events())
         chunks.append(self._timeline_counters(counter_bins))
         if self.truncated and self.complete_until is not None:
-            ts = self.complete_until / self.freq_mhz
-            chunks.append(
-                [
-                    json.dumps(
-                        {
-                            "ph": "i",
-                            "s": "g",
-                            "name": f"trace cap reached: {self.dropped} events dropped after "
-                            "this point",
-                            "ts": round(ts, _DIGITS),
-                            "pid": 1,
-                            "tid": 1,
-                        },
-                        separators=(",", ":"),
-                    )
-                ]
-            )
+            ts = _us_text(int(self._ns(np.array([self.complete_until]))[0]))
+            name = json.dumps(f"trace cap reached: {self.dropped} events dropped after this point")
+            chunks.append([f'{{"ph":"i","s":"g","name":{name},"ts":{ts},"pid":1,"tid":1}}'])
         return chunks
 
     def _layer_events(self) -> list[str]:
@@ -459,21 +497,12 @@ class Trace:
         out = []
         for tid, spans in ((1, self.layer_spans), (2, self.vector_spans)):
             for s in spans:
-                e = {
-                    "ph": "X",
-                    "cat": "layer",
-                    "name": s.name,
-                    "pid": pid,
-                    "tid": tid,
-                    "ts": round(s.start / self.freq_mhz, _DIGITS),
-                    "dur": round(
-                        round((s.start + s.cycles) / self.freq_mhz, _DIGITS)
-                        - round(s.start / self.freq_mhz, _DIGITS),
-                        _DIGITS,
-                    ),
-                    "args": {"cycles": s.cycles, "start_cycle": s.start},
-                }
-                out.append(json.dumps(e, separators=(",", ":")))
+                a, b = self._ns(np.array([s.start, s.start + s.cycles])).tolist()
+                out.append(
+                    f'{{"ph":"X","cat":"layer","name":{json.dumps(s.name)},"pid":{pid},'
+                    f'"tid":{tid},"ts":{_us_text(a)},"dur":{_us_text(b - a)},'
+                    f'"args":{{"cycles":{s.cycles},"start_cycle":{s.start}}}}}'
+                )
         return out
 
     def _slice_events(self) -> list[str]:
@@ -485,10 +514,10 @@ class Trace:
         name = self._slices["name"].tolist()
         # Round the start and the end (to the picosecond), so that slices that touch still
         # touch and slices that do not overlap still do not.
-        start_us = np.round(self._us(self.slice_start), _DIGITS)
-        end_us = np.round(self._us(self.slice_start + self.slice_dur), _DIGITS)
-        ts = start_us.tolist()
-        dur = np.round(end_us - start_us, _DIGITS).tolist()
+        start_ns = self._ns(self.slice_start)
+        end_ns = self._ns(self.slice_start + self.slice_dur)
+        ts = [_us_text(x) for x in start_ns.tolist()]
+        dur = [_us_text(x) for x in (end_ns - start_ns).tolist()]
         args = [self._slices[f"arg{i}"].tolist() for i in range(4)]
         # Per track: its pid, tid, category and the JSON fragment naming each argument.
         heads = []
@@ -519,7 +548,7 @@ class Trace:
     def _counter_events(self) -> list[str]:
         pids = self._pids()
         track = self._counters["track"].tolist()
-        ts = np.round(self._us(self.counter_time), _DIGITS).tolist()
+        ts = [_us_text(x) for x in self._ns(self.counter_time).tolist()]
         value = self._counters["value"].tolist()
         out = []
         for j in np.argsort(self.counter_time, kind="stable").tolist():
@@ -535,24 +564,28 @@ class Trace:
 
     def _timeline_counters(self, bins: int) -> list[str]:
         """PE utilization (%) and DRAM bandwidth (GB/s) counters, binned."""
-        has_array = bool(self.track_ids(process="array", thread="stream"))
-        has_dma = bool(self.track_ids(process="dma"))
+        has_array = "array" in self.categories
+        has_dma = "dma" in self.categories or "dram" in self.categories
         if not (has_array or has_dma) or bins < 1:
             return []
         total = max(self.total_cycles, 1)
         tl = self.timeline(max(1, -(-total // bins)))
         pids = self._pids()
         out = []
-        ts = np.round(tl.time_us(), _DIGITS).tolist()
+        # Only the bins of the recorded range: outside it the trace knows nothing.
+        lo = tl.recorded_from
+        hi = tl.total_cycles if tl.recorded_until is None else tl.recorded_until
+        inside = (tl.start + tl.bin_cycles > lo) & (tl.start < hi)
+        ts = [_us_text(x) for x in self._ns(tl.start[inside].astype(np.float64)).tolist()]
         if has_array:
-            util = np.round(tl.pe_utilization * 100, 3).tolist()
+            util = np.round(tl.pe_utilization[inside] * 100, 3).tolist()
             for t, u in zip(ts, util, strict=True):
                 out.append(
                     f'{{"ph":"C","cat":"array","pid":{pids["array"]},'
                     f'"name":"PE utilization","ts":{t},"args":{{"%":{u}}}}}'
                 )
         if has_dma:
-            gbps = np.round(tl.dram_gbps(), 4).tolist()
+            gbps = np.round(tl.dram_gbps()[inside], 4).tolist()
             peak = tl.peak_gbps()
             name = "DRAM bandwidth" + (f" (peak {peak:.4g} GB/s)" if peak else "")
             for t, g in zip(ts, gbps, strict=True):

@@ -147,6 +147,9 @@ pub struct Slices {
     pub layer: Vec<u32>,
     pub start: Vec<u64>,
     pub dur: Vec<u64>,
+    /// The duration asked for, before any cut (window, layer end, previous slice): a slice's
+    /// amounts (MACs, bytes) belong to that whole interval.
+    pub full_dur: Vec<u64>,
     pub args: [Vec<i64>; 4],
 }
 
@@ -181,8 +184,12 @@ pub struct Trace {
     pub layers: Vec<LayerSpan>,
     /// The current layer's clock converter, when it has a cycle-level DRAM.
     clock: Option<ClockConverter>,
-    /// DRAM clock in kHz (0 when no cycle-level DRAM ran).
+    /// DRAM clock in kHz (0 when no cycle-level DRAM ran), and the accelerator's.
     pub dram_khz: u64,
+    pub acc_khz: u64,
+    /// Slices that would have started before the previous one on their track ended and were
+    /// moved to its end (0 in every recorder of this crate; tested).
+    pub shifted: u64,
     /// Events dropped because the cap was reached.
     pub dropped: u64,
     /// Global accelerator cycle up to which the trace is complete, when events were dropped.
@@ -208,6 +215,8 @@ impl Trace {
             layers: Vec::new(),
             clock: None,
             dram_khz: 0,
+            acc_khz: 0,
+            shifted: 0,
             dropped: 0,
             complete_until: None,
             layer_first_slice: 0,
@@ -249,6 +258,7 @@ impl Trace {
         self.layers.push(LayerSpan { start, cycles: 0 });
         if let Some(c) = clock {
             self.dram_khz = c.dram_khz();
+            self.acc_khz = c.acc_khz();
         }
         self.clock = clock;
         self.track_end.iter_mut().for_each(|e| *e = 0);
@@ -272,11 +282,25 @@ impl Trace {
                 }),
             };
             let s = &mut self.slices;
+            let (start0, dur0) = (s.start[i], s.dur[i]);
             s.start[i] = s.start[i].min(end);
             s.dur[i] = s.dur[i].min(end - s.start[i]);
+            // What the layer's end cut off is not a window's cut: the slice keeps its amounts.
+            let cut = (start0 + dur0) - (s.start[i] + s.dur[i]);
+            s.full_dur[i] = s.full_dur[i].saturating_sub(cut);
         }
-        for i in self.layer_first_counter..self.counters.track.len() {
-            self.counters.time[i] = self.counters.time[i].min(cycles);
+        // Counter samples past the layer's end were moved there by a window that starts later:
+        // they do not belong to this layer.
+        let first = self.layer_first_counter;
+        let keep: Vec<bool> = (0..self.counters.track.len())
+            .map(|i| i < first || self.counters.time[i] <= cycles)
+            .collect();
+        if keep.iter().any(|k| !k) {
+            let c = &mut self.counters;
+            retain(&mut c.track, &keep);
+            retain(&mut c.layer, &keep);
+            retain(&mut c.time, &keep);
+            retain(&mut c.value, &keep);
         }
         let _ = start;
         self.in_layer = false;
@@ -323,11 +347,7 @@ impl Trace {
 
     /// Global accelerator cycle of layer-relative time `t` on a track of clock `clock`.
     fn global(&self, clock: Clock, t: u64) -> u64 {
-        let base = self.layers.last().map_or(0, |l| l.start);
-        match (clock, self.clock) {
-            (Clock::Dram, Some(c)) => base.saturating_add(c.to_acc(t)),
-            _ => base.saturating_add(t),
-        }
+        self.global_of((self.layers.len() - 1) as u32, clock, t)
     }
 
     /// Layer-relative time on `clock` of global accelerator cycle `g` (saturating at 0).
@@ -367,6 +387,9 @@ impl Trace {
         let clock = t.clock;
         // Never before the previous slice on the track ended.
         let end = start.saturating_add(dur);
+        if start < self.track_end[track as usize] {
+            self.shifted += 1;
+        }
         let start = start.max(self.track_end[track as usize]);
         let end = end.max(start);
         // Inside the window.
@@ -391,6 +414,7 @@ impl Trace {
         sl.layer.push(layer);
         sl.start.push(s);
         sl.dur.push(e - s);
+        sl.full_dur.push(dur);
         for (col, a) in sl.args.iter_mut().zip(args) {
             col.push(a);
         }
@@ -444,6 +468,7 @@ impl Trace {
         retain(&mut sl.layer, &keep);
         retain(&mut sl.start, &keep);
         retain(&mut sl.dur, &keep);
+        retain(&mut sl.full_dur, &keep);
         for col in sl.args.iter_mut() {
             retain(col, &keep);
         }
@@ -460,19 +485,18 @@ impl Trace {
         retain(&mut c.value, &keep);
     }
 
-    /// Global accelerator cycle of a stored event (DRAM times rounded up to the accelerator
-    /// clock).
+    /// Global accelerator cycle of a stored event: the cycle it starts in (DRAM times rounded
+    /// down to the accelerator cycle they fall in).
     fn global_of(&self, layer: u32, clock: Clock, t: u64) -> u64 {
         let base = self.layers[layer as usize].start;
         match clock {
-            Clock::Acc => base + t,
+            Clock::Acc => base.saturating_add(t),
             Clock::Dram => {
-                // ceil(t * acc / dram)
-                let acc_khz = self.clock.map_or(0, |c| c.acc_khz());
-                if self.dram_khz == 0 || acc_khz == 0 {
-                    base + t
+                if self.dram_khz == 0 || self.acc_khz == 0 {
+                    base.saturating_add(t)
                 } else {
-                    base + ((t as u128 * acc_khz as u128).div_ceil(self.dram_khz as u128) as u64)
+                    let acc = t as u128 * self.acc_khz as u128 / self.dram_khz as u128;
+                    base.saturating_add(acc as u64)
                 }
             }
         }

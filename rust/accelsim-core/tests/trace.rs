@@ -40,13 +40,23 @@ fn bandwidth(rng: &mut Lcg) -> DramModel {
 }
 
 fn ddr4(refresh: bool) -> DramModel {
+    dram("ddr4-3200", refresh, 1000.0)
+}
+
+fn dram(preset: &str, refresh: bool, freq_mhz: f64) -> DramModel {
     DramModel::Cycle {
-        config: Box::new(
-            DramConfig::preset("ddr4-3200")
-                .unwrap()
-                .with_refresh(refresh),
-        ),
-        freq_mhz: 1000.0,
+        config: Box::new(DramConfig::preset(preset).unwrap().with_refresh(refresh)),
+        freq_mhz,
+    }
+}
+
+/// Global accelerator cycle a slice starts in (DRAM times rounded down).
+fn global_start(t: &Trace, i: usize) -> u64 {
+    let s = &t.slices;
+    let base = t.layers[s.layer[i] as usize].start;
+    match t.tracks[s.track[i] as usize].clock {
+        Clock::Acc => base + s.start[i],
+        Clock::Dram => base + (s.start[i] as u128 * t.acc_khz as u128 / t.dram_khz as u128) as u64,
     }
 }
 
@@ -121,7 +131,7 @@ fn check_tracks(t: &Trace) {
         let end = match tr.clock {
             Clock::Acc => cycles,
             // the DRAM clock may run faster: its cycles within the layer's time
-            Clock::Dram => (cycles as u128 * t.dram_khz as u128 / 1_000_000) as u64,
+            Clock::Dram => (cycles as u128 * t.dram_khz as u128 / t.acc_khz as u128) as u64,
         };
         v.sort_unstable();
         for w in v.windows(2) {
@@ -156,10 +166,14 @@ fn a_traced_layer_adds_up_to_its_statistics() {
         let array =
             ArrayConfig::square_default(rng.range(2, 16) as u32, rng.range(2, 16) as u32, df)
                 .unwrap();
-        let dram_model = if case % 3 == 0 {
-            ddr4(false)
-        } else {
-            bandwidth(&mut rng)
+        let dram_model = match case % 6 {
+            0 => ddr4(false),
+            3 => dram(
+                ["hbm2", "lpddr4-3200", "ddr4-2400"][rng.range(0, 2) as usize],
+                false,
+                1000.0,
+            ),
+            _ => bandwidth(&mut rng),
         };
         let m = buffers(
             &mut rng,
@@ -188,6 +202,10 @@ fn a_traced_layer_adds_up_to_its_statistics() {
         t.finish();
         same_results(&plain, &r);
         check_tracks(&t);
+        assert_eq!(
+            t.shifted, 0,
+            "a slice started before the previous one on its track ended"
+        );
         assert_eq!(t.layers.len(), 1);
         assert_eq!(t.layers[0].cycles, r.array.cycles);
         let why = format!("case {case}: {g:?} {df} {:?}", m.dram);
@@ -303,7 +321,7 @@ fn window_categories_and_cap_bound_the_trace() {
     let g = Gemm::new(300, 300, 300, 1).unwrap();
     let array = ArrayConfig::square_default(8, 8, Dataflow::Ws).unwrap();
     let m = MemoryConfig {
-        dram: ddr4(false),
+        dram: dram("ddr4-3200", false, 700.0),
         ..MemoryConfig::default()
     };
     let run = |cfg: TraceConfig| {
@@ -344,6 +362,19 @@ fn window_categories_and_cap_bound_the_trace() {
         ..Default::default()
     });
     assert!(win.events() > 0 && win.events() < full.events());
+    // counter samples inside the window too
+    let c = &win.counters;
+    for i in 0..c.track.len() {
+        let g = win.layers[c.layer[i] as usize].start + c.time[i];
+        assert!((w0..=w1).contains(&g), "counter at {g} outside {w0}..{w1}");
+    }
+    // a window that starts after the first layer: nothing of it
+    let late = run(TraceConfig {
+        window: (len + 10, len + 20),
+        ..Default::default()
+    });
+    assert!(late.slices.layer.iter().all(|&l| l == 1));
+    assert!(late.counters.layer.iter().all(|&l| l == 1));
     for i in 0..win.slices.track.len() {
         if win.tracks[win.slices.track[i] as usize].clock == Clock::Acc {
             let start = win.layers[win.slices.layer[i] as usize].start + win.slices.start[i];
@@ -366,14 +397,21 @@ fn window_categories_and_cap_bound_the_trace() {
         ..Default::default()
     });
     assert!(capped.events() <= cap && capped.dropped > 0);
-    let cut = capped.complete_until.unwrap();
-    let before = |t: &Trace| {
+    let before = |t: &Trace, cut: u64| {
         (0..t.slices.track.len())
-            .filter(|&i| t.tracks[t.slices.track[i] as usize].clock == Clock::Acc)
-            .filter(|&i| t.layers[t.slices.layer[i] as usize].start + t.slices.start[i] < cut)
+            .filter(|&i| global_start(t, i) < cut)
             .count()
     };
-    assert_eq!(before(&capped), before(&full));
+    // Every cap, on every clock: what starts before the cut is all there.
+    for cap in [1, 7, 100, 1000, full.events() / 3, full.events() / 2] {
+        let capped = run(TraceConfig {
+            max_events: cap,
+            ..Default::default()
+        });
+        assert!(capped.events() <= cap && capped.dropped > 0);
+        let cut = capped.complete_until.unwrap();
+        assert_eq!(before(&capped, cut), before(&full, cut), "cap {cap}");
+    }
 }
 
 #[test]

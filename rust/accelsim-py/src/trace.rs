@@ -139,6 +139,13 @@ impl TraceRecorder {
         Ok(self.get()?.events())
     }
 
+    /// Slices moved to start where the previous one on their track ended (0 unless a
+    /// recorder is wrong).
+    #[getter]
+    fn shifted(&self) -> PyResult<u64> {
+        Ok(self.get()?.shifted)
+    }
+
     /// Events dropped because `max_events` was reached.
     #[getter]
     fn dropped(&self) -> PyResult<u64> {
@@ -192,7 +199,7 @@ impl TraceRecorder {
     }
 
     /// Slices as columns: `track`, `name`, `layer`, `start`, `dur` (layer-relative, in the
-    /// track's clock) and `arg0`..`arg3` (meaning per track).
+    /// track's clock), `full_dur` (before any cut) and `arg0`..`arg3` (meaning per track).
     fn slices<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let s = &self.get()?.slices;
         let d = PyDict::new(py);
@@ -201,6 +208,7 @@ impl TraceRecorder {
         d.set_item("layer", col(py, &s.layer))?;
         d.set_item("start", col(py, &s.start))?;
         d.set_item("dur", col(py, &s.dur))?;
+        d.set_item("full_dur", col(py, &s.full_dur))?;
         for (i, a) in s.args.iter().enumerate() {
             d.set_item(format!("arg{i}"), col(py, a))?;
         }

@@ -399,7 +399,8 @@ impl Backend for DramBackend {
                     let bank = rank * banks as usize
                         + (c.bank_group * org.banks_per_group + c.bank) as usize;
                     let dur = match cmd {
-                        Command::Act => t.rcd,
+                        // until the earliest RD or WR may follow
+                        Command::Act => t.rcd.min(t.rcd_wr),
                         Command::Pre => t.rp,
                         _ => t.bl,
                     };
