@@ -189,6 +189,66 @@ fn fast_evaluator_equals_simulate_conv_layer_with_the_bandwidth_model() {
     assert!(ran > 1000, "only {ran} cases fit their buffers");
 }
 
+/// The evaluator's buffers carry over between candidates (the ifmap tiles' transfers are
+/// memoized per layer): convolutions whose ifmap tiles are read many times (N split finely,
+/// several images and groups), scored one after another with one cache, alternating layers,
+/// equal `simulate_conv_layer`.
+#[test]
+fn reused_evaluator_buffers_equal_simulate_conv_layer_on_reread_ifmap_tiles() {
+    let mut rng = Lcg(29);
+    let mut cache = FoldCache::new();
+    let mut ran = 0;
+    let mut last: Option<(
+        ArrayConfig,
+        MemoryConfig,
+        Gemm,
+        Option<ConvGeometry>,
+        Tiling,
+    )> = None;
+    for case in 0..600 {
+        let array = random_array(&mut rng);
+        let mem = random_mem(&mut rng, false);
+        let (g, conv) = random_layer(&mut rng, false);
+        if conv.is_none() {
+            continue;
+        }
+        let t = Tiling {
+            n: rng.range(1, g.n.div_ceil(3).max(1)),
+            ..random_tiling(&mut rng, &g)
+        };
+        if t.check(&g, &mem).is_err() {
+            continue;
+        }
+        let cur = (array, mem, g, conv, t);
+        for (array, mem, g, conv, t) in [Some(cur.clone()), last.take()].into_iter().flatten() {
+            let slow = simulate_conv_layer(
+                &array,
+                &mem,
+                &g,
+                conv.as_ref(),
+                Some(t),
+                false,
+                &never_cancel,
+            )
+            .unwrap();
+            let fast = evaluate_layer(
+                &array,
+                &mem,
+                &g,
+                conv.as_ref(),
+                t,
+                &mut cache,
+                &never_cancel,
+            )
+            .unwrap();
+            assert_same(&fast, &slow, &format!("case {case}: {g:?} {conv:?} {t:?}"));
+        }
+        last = Some(cur);
+        ran += 1;
+    }
+    assert!(ran > 100, "only {ran} cases fit their buffers");
+}
+
 #[test]
 fn fast_evaluator_equals_simulate_conv_layer_with_cycle_level_dram() {
     let mut rng = Lcg(5);
