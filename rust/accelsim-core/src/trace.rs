@@ -372,10 +372,72 @@ impl Trace {
         }
     }
 
-    /// Note a dropped event that starts at global cycle `g`.
-    fn drop_event(&mut self, g: u64) {
-        self.dropped += 1;
-        self.complete_until = Some(self.complete_until.map_or(g, |c| c.min(g)));
+    /// Whether an event starting at global cycle `g` is past the cut the cap made (and so is
+    /// dropped, counted).
+    fn past_cut(&mut self, g: u64) -> bool {
+        let past = self.complete_until.is_some_and(|c| g >= c);
+        self.dropped += past as u64;
+        past
+    }
+
+    /// Keep the event count bounded: past `max_events` plus a slack, keep only the earliest
+    /// `max_events` by start (`trim`).
+    fn bound(&mut self) {
+        let cap = self.cfg.max_events;
+        if self.events() > cap.saturating_add((cap / 2).max(1024)) {
+            self.trim(cap);
+        }
+    }
+
+    /// Keep at most `keep` events: those that start before the `keep`-th earliest start, which
+    /// becomes the cycle the trace is complete up to. Later events are dropped as they come.
+    fn trim(&mut self, keep: u64) {
+        let n = self.events();
+        if n <= keep {
+            return;
+        }
+        let slices = self.slices.track.len();
+        let times: Vec<u64> = (0..slices)
+            .map(|i| {
+                let clock = self.tracks[self.slices.track[i] as usize].clock;
+                self.global_of(self.slices.layer[i], clock, self.slices.start[i])
+            })
+            .chain((0..self.counters.track.len()).map(|i| {
+                let clock = self.tracks[self.counters.track[i] as usize].clock;
+                self.global_of(self.counters.layer[i], clock, self.counters.time[i])
+            }))
+            .collect();
+        let mut sorted = times.clone();
+        let (_, &mut cut, _) = sorted.select_nth_unstable(keep as usize);
+        let cut = self.complete_until.map_or(cut, |c| c.min(cut));
+        self.complete_until = Some(cut);
+        let keep_slice: Vec<bool> = times[..slices].iter().map(|&g| g < cut).collect();
+        let keep_counter: Vec<bool> = times[slices..].iter().map(|&g| g < cut).collect();
+        let kept = keep_slice
+            .iter()
+            .chain(&keep_counter)
+            .filter(|&&k| k)
+            .count() as u64;
+        self.dropped += n - kept;
+        let sl = &mut self.slices;
+        retain(&mut sl.track, &keep_slice);
+        retain(&mut sl.name, &keep_slice);
+        retain(&mut sl.layer, &keep_slice);
+        retain(&mut sl.start, &keep_slice);
+        retain(&mut sl.dur, &keep_slice);
+        retain(&mut sl.full_dur, &keep_slice);
+        for col in sl.args.iter_mut() {
+            retain(col, &keep_slice);
+        }
+        let c = &mut self.counters;
+        retain(&mut c.track, &keep_counter);
+        retain(&mut c.layer, &keep_counter);
+        retain(&mut c.time, &keep_counter);
+        retain(&mut c.value, &keep_counter);
+        // The current layer's events are still the last ones.
+        let current = (self.layers.len().max(1) - 1) as u32;
+        self.layer_first_slice = self.slices.layer.partition_point(|&l| l < current);
+        self.layer_first_counter = self.counters.layer.partition_point(|&l| l < current);
     }
 
     /// Record a slice `[start, start + dur)` (layer-relative, the track's clock).
@@ -401,9 +463,8 @@ impl Trace {
         if s > e || (s == e && (start < w0 || start >= w1)) {
             return;
         }
-        if self.events() >= self.cfg.max_events {
-            let g = self.global(clock, s);
-            self.drop_event(g);
+        let g = self.global(clock, s);
+        if self.past_cut(g) {
             return;
         }
         self.track_end[track as usize] = e;
@@ -418,6 +479,7 @@ impl Trace {
         for (col, a) in sl.args.iter_mut().zip(args) {
             col.push(a);
         }
+        self.bound();
     }
 
     /// Record a counter sample: from `time` (layer-relative, the track's clock) the value is
@@ -437,9 +499,8 @@ impl Trace {
         }
         // A sample before the window sets the value at its start.
         let time = time.max(w0);
-        if self.events() >= self.cfg.max_events {
-            let g = self.global(clock, time);
-            self.drop_event(g);
+        let g = self.global(clock, time);
+        if self.past_cut(g) {
             return;
         }
         let layer = (self.layers.len() - 1) as u32;
@@ -448,41 +509,13 @@ impl Trace {
         c.layer.push(layer);
         c.time.push(time);
         c.value.push(value);
+        self.bound();
     }
 
-    /// Close the recording: when the cap dropped events, keep only what starts before the first
-    /// dropped event, so the trace is complete up to `complete_until`.
+    /// Close the recording: past the cap, keep the `max_events` earliest events (by start), so
+    /// the trace holds every event that starts before `complete_until`.
     pub fn finish(&mut self) {
-        let Some(cut) = self.complete_until else {
-            return;
-        };
-        let keep: Vec<bool> = (0..self.slices.track.len())
-            .map(|i| {
-                let clock = self.tracks[self.slices.track[i] as usize].clock;
-                self.global_of(self.slices.layer[i], clock, self.slices.start[i]) < cut
-            })
-            .collect();
-        let sl = &mut self.slices;
-        retain(&mut sl.track, &keep);
-        retain(&mut sl.name, &keep);
-        retain(&mut sl.layer, &keep);
-        retain(&mut sl.start, &keep);
-        retain(&mut sl.dur, &keep);
-        retain(&mut sl.full_dur, &keep);
-        for col in sl.args.iter_mut() {
-            retain(col, &keep);
-        }
-        let keep: Vec<bool> = (0..self.counters.track.len())
-            .map(|i| {
-                let clock = self.tracks[self.counters.track[i] as usize].clock;
-                self.global_of(self.counters.layer[i], clock, self.counters.time[i]) < cut
-            })
-            .collect();
-        let c = &mut self.counters;
-        retain(&mut c.track, &keep);
-        retain(&mut c.layer, &keep);
-        retain(&mut c.time, &keep);
-        retain(&mut c.value, &keep);
+        self.trim(self.cfg.max_events);
     }
 
     /// Global accelerator cycle of a stored event: the cycle it starts in (DRAM times rounded
@@ -666,13 +699,38 @@ mod tests {
         t.begin_layer(None);
         t.slice(id, 0, 0, 5, [0; 4]);
         t.slice(id, 0, 5, 5, [0; 4]);
-        t.slice(other, 0, 20, 5, [0; 4]); // recorded, but after the first dropped one
-        t.slice(id, 0, 10, 5, [0; 4]); // dropped: the trace is complete up to 10
+        t.slice(other, 0, 20, 5, [0; 4]); // recorded late in time
+        t.slice(id, 0, 10, 5, [0; 4]); // recorded after a later event, but earlier
+        t.slice(id, 0, 15, 5, [0; 4]);
         t.end_layer(30);
         t.finish();
-        assert_eq!(t.dropped, 1);
-        assert_eq!(t.complete_until, Some(10));
-        assert_eq!(t.slices.start, vec![0, 5]);
+        // the three earliest are kept: everything that starts before 15
+        assert_eq!(t.dropped, 2);
+        assert_eq!(t.complete_until, Some(15));
+        assert_eq!(t.slices.start, vec![0, 5, 10]);
+    }
+
+    #[test]
+    fn the_cap_bounds_memory_while_recording() {
+        let cfg = TraceConfig {
+            max_events: 100,
+            ..Default::default()
+        };
+        let (mut t, id) = trace(cfg);
+        t.begin_layer(None);
+        for i in 0..5000u64 {
+            t.slice(id, 0, i * 10, 5, [0; 4]);
+            assert!(
+                t.events() <= 100 + 1024,
+                "the recording grew to {}",
+                t.events()
+            );
+        }
+        t.end_layer(50_000);
+        t.finish();
+        assert_eq!(t.events(), 100);
+        assert_eq!(t.complete_until, Some(1000));
+        assert_eq!(t.dropped, 4900);
     }
 
     #[test]

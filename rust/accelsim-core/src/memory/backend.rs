@@ -61,7 +61,8 @@ pub trait Backend {
     /// Cycles the interface spent transferring so far.
     fn busy_cycles(&self) -> u64;
     /// The accelerator cycle in which transfer `id` started moving data (its first byte on
-    /// the interface, or its first burst sent to the DRAM), once it has completed.
+    /// the interface, or its first burst sent to the DRAM), once it has completed; for traces
+    /// (after `begin_trace`).
     fn started(&mut self, id: TransferId) -> u64;
     /// The clock converter of a cycle-level DRAM (for traces), if this is one.
     fn clock(&self) -> Option<ClockConverter> {
@@ -81,10 +82,11 @@ pub struct BandwidthModel {
     /// The first cycle the interface is free.
     free: u64,
     busy: u64,
-    /// Per transfer: the cycle it completes; its first interface cycle, its interface cycles,
-    /// its bytes and whether it writes.
+    /// Per transfer: the cycle it completes; with a trace, its first interface cycle,
+    /// interface cycles, bytes and whether it writes (nothing is kept without one).
     done: Vec<u64>,
     slots: Vec<(u64, u64, u64, bool)>,
+    tracing: bool,
     /// Transfers already recorded in a trace.
     traced: usize,
 }
@@ -98,6 +100,7 @@ impl BandwidthModel {
             busy: 0,
             done: Vec::new(),
             slots: Vec::new(),
+            tracing: false,
             traced: 0,
         }
     }
@@ -122,7 +125,9 @@ impl Backend for BandwidthModel {
         // The last byte crosses the interface in cycle issue + cycles - 1 and arrives `latency`
         // cycles later.
         self.done.push(issue + cycles - 1 + self.latency);
-        self.slots.push((issue, cycles, t.bytes(), t.write));
+        if self.tracing {
+            self.slots.push((issue, cycles, t.bytes(), t.write));
+        }
         self.done.len() - 1
     }
 
@@ -134,8 +139,13 @@ impl Backend for BandwidthModel {
         self.busy
     }
 
+    /// (Only with a trace: `begin_trace` was called before the first transfer.)
     fn started(&mut self, id: TransferId) -> u64 {
         self.slots[id].0
+    }
+
+    fn begin_trace(&mut self, _trace: &mut Trace) {
+        self.tracing = true;
     }
 
     /// One slice per transfer on the `interface` track: the cycles it occupied the interface.

@@ -202,6 +202,9 @@ struct InputStream {
     last_key: Option<(u64, u64, u64)>,
     /// Load index of each tile.
     tile_load: Vec<usize>,
+    /// Loads whose transfer, and whose release, are already recorded in a trace.
+    traced_loads: usize,
+    traced: usize,
 }
 
 impl InputStream {
@@ -213,6 +216,8 @@ impl InputStream {
             loads: Vec::new(),
             last_key: None,
             tile_load: Vec::with_capacity(n_tiles),
+            traced_loads: 0,
+            traced: 0,
         }
     }
 
@@ -289,24 +294,42 @@ impl InputStream {
         l.last_read = l.last_read.max(cycle);
     }
 
-    /// Record every load as a DMA slice on its buffer half's track (from its first byte moved to
-    /// its last, both counted) and the buffer's occupancy: a half holds a load's words from the
-    /// load's first byte until the cycle after the array last read them.
-    fn trace(&self, trace: &mut Trace, backend: &mut dyn Backend, occupancy: &mut Vec<(u64, i64)>) {
+    /// Loads whose half has been given to a later load: their last read is known.
+    fn released(&self) -> usize {
+        let reuse = if self.double { 2 } else { 1 };
+        self.loads.len().saturating_sub(reuse)
+    }
+
+    /// The DMA track and the occupancy counter of each buffer half, and the slice name.
+    fn tracks(&self, trace: &mut Trace) -> (Vec<TrackId>, Vec<TrackId>, u32) {
         let op = op_name(self.op);
         let halves = if self.double { 2 } else { 1 };
-        let tracks: Vec<TrackId> = (0..halves)
-            .map(|h| {
-                let thread = if self.double {
-                    format!("{op} load, half {h}")
-                } else {
-                    format!("{op} load")
-                };
-                trace.track(Category::Dma, "dma", &thread, Clock::Acc, false, DMA_ARGS)
-            })
-            .collect();
-        let name = trace.name(&format!("{op} load"));
-        for (j, l) in self.loads.iter().enumerate() {
+        let mut dma = Vec::with_capacity(halves);
+        let mut held = Vec::with_capacity(halves);
+        for h in 0..halves {
+            let (load, half) = if halves == 2 {
+                (format!("{op} load, half {h}"), format!("{op}, half {h}"))
+            } else {
+                (format!("{op} load"), op.to_string())
+            };
+            dma.push(trace.track(Category::Dma, "dma", &load, Clock::Acc, false, DMA_ARGS));
+            held.push(trace.track(Category::Buffer, "buffers", &half, Clock::Acc, true, HELD));
+        }
+        (dma, held, trace.name(&format!("{op} load")))
+    }
+
+    /// Record loads `traced_loads..upto` (each complete): a DMA slice on their buffer half's
+    /// track, from the first byte moved to the data being usable, and the half's occupancy
+    /// rising to the load's bytes at its first byte. Called as the run goes, so a trace's events
+    /// come nearly in time order (what the event cap keeps is then most of what it can).
+    fn trace_loads(&mut self, trace: &mut Trace, backend: &mut dyn Backend, upto: usize) {
+        if self.traced_loads >= upto {
+            return;
+        }
+        let (dma, held, name) = self.tracks(trace);
+        let halves = dma.len();
+        for j in self.traced_loads..upto {
+            let l = &self.loads[j];
             if l.transfers.is_empty() {
                 continue;
             }
@@ -317,19 +340,34 @@ impl InputStream {
                 .min()
                 .unwrap();
             let ready = l.ready.unwrap_or(first + 1);
-            if trace.wants(Category::Dma) {
-                trace.slice(
-                    tracks[j % halves],
-                    name,
-                    first,
-                    ready - first,
-                    [l.bytes as i64, l.tile as i64, j as i64, 0],
-                );
-            }
-            let bytes = (l.words * self.word_bytes) as i64;
-            occupancy.push((first, bytes));
-            occupancy.push((l.last_read + 1, -bytes));
+            trace.slice(
+                dma[j % halves],
+                name,
+                first,
+                ready - first,
+                [l.bytes as i64, l.tile as i64, j as i64, 0],
+            );
+            trace.counter(held[j % halves], first, (l.words * self.word_bytes) as f64);
         }
+        self.traced_loads = upto;
+    }
+
+    /// Record the release of loads `traced..upto` (recorded, and released: a later load took
+    /// their half): the half's occupancy falls to 0 the cycle after the array last read them.
+    fn trace_releases(&mut self, trace: &mut Trace, upto: usize) {
+        let upto = upto.min(self.traced_loads);
+        if self.traced >= upto {
+            return;
+        }
+        let (_, held, _) = self.tracks(trace);
+        let halves = held.len();
+        for j in self.traced..upto {
+            let l = &self.loads[j];
+            if !l.transfers.is_empty() {
+                trace.counter(held[j % halves], l.last_read + 1, 0.0);
+            }
+        }
+        self.traced = upto;
     }
 }
 
@@ -344,29 +382,8 @@ fn op_name(op: Operand) -> &'static str {
 /// What a DMA slice's arguments mean.
 const DMA_ARGS: [&str; 4] = ["bytes", "tile", "load", ""];
 
-/// One counter track per buffer: bytes it holds, from each change on.
-fn trace_occupancy(trace: &mut Trace, op: Operand, mut deltas: Vec<(u64, i64)>) {
-    let track = trace.track(
-        Category::Buffer,
-        "buffers",
-        op_name(op),
-        Clock::Acc,
-        true,
-        ["bytes", "", "", ""],
-    );
-    deltas.sort_unstable();
-    trace.counter(track, 0, 0.0);
-    let mut held = 0i64;
-    let mut i = 0;
-    while i < deltas.len() {
-        let t = deltas[i].0;
-        while i < deltas.len() && deltas[i].0 == t {
-            held += deltas[i].1;
-            i += 1;
-        }
-        trace.counter(track, t, held as f64);
-    }
-}
+/// What a buffer half's occupancy counter holds.
+const HELD: [&str; 4] = ["bytes", "", "", ""];
 
 /// Simulate one layer on `array` with the memory system `mem`; `tiling` overrides the default
 /// chooser.
@@ -500,6 +517,8 @@ struct OutputStream {
     /// Per visit: when its half was free, its partial-sum read-back, its words and bytes
     /// written, whether it wrote final outputs, and its last tile (for traces).
     visits: Vec<Visit>,
+    /// Visits already recorded in a trace.
+    traced: usize,
     /// When the current visit's half is free and, if needed, its partial sums are back.
     ready: u64,
     end: u64,
@@ -518,43 +537,53 @@ struct Visit {
 }
 
 impl OutputStream {
-    /// Record each visit's partial-sum read-back and write-back (or spill) on its half's DMA
-    /// track, and the ofmap buffer's occupancy: a half holds the visit's words from the cycle
-    /// it was free until the cycle after its write-back completed.
-    fn trace(&self, trace: &mut Trace, backend: &mut dyn Backend, mem: &MemoryConfig) {
+    /// The DMA track and the occupancy counter of each half.
+    fn tracks(&self, trace: &mut Trace) -> (Vec<TrackId>, Vec<TrackId>) {
         let halves = self.reuse_distance;
-        let tracks: Vec<TrackId> = (0..halves)
-            .map(|h| {
-                let thread = if halves == 2 {
-                    format!("ofmap, half {h}")
-                } else {
-                    "ofmap".to_string()
-                };
-                trace.track(Category::Dma, "dma", &thread, Clock::Acc, false, DMA_ARGS)
-            })
-            .collect();
-        let (read, write, spill) = (
-            trace.name("psum read-back"),
-            trace.name("ofmap write-back"),
-            trace.name("psum spill"),
-        );
-        let word = mem.ofmap.word_bytes as i64;
-        let mut occupancy = Vec::with_capacity(2 * self.visits.len());
-        for (v, visit) in self.visits.iter().enumerate() {
-            let track = tracks[v % halves];
-            if let Some((id, bytes)) = visit.readback {
-                let first = backend.started(id);
-                let done = backend.complete(id) + 1;
-                if trace.wants(Category::Dma) {
-                    trace.slice(
-                        track,
-                        read,
-                        first,
-                        done - first,
-                        [bytes as i64, visit.tile as i64, v as i64, 0],
-                    );
-                }
-            }
+        let mut dma = Vec::with_capacity(halves);
+        let mut held = Vec::with_capacity(halves);
+        for h in 0..halves {
+            let name = if halves == 2 {
+                format!("ofmap, half {h}")
+            } else {
+                "ofmap".to_string()
+            };
+            dma.push(trace.track(Category::Dma, "dma", &name, Clock::Acc, false, DMA_ARGS));
+            held.push(trace.track(Category::Buffer, "buffers", &name, Clock::Acc, true, HELD));
+        }
+        (dma, held)
+    }
+
+    /// Record the start of the newest visit: its partial-sum read-back on its half's DMA track
+    /// and the half's occupancy rising to its words at the cycle the half was free.
+    fn trace_start(&mut self, trace: &mut Trace, backend: &mut dyn Backend, mem: &MemoryConfig) {
+        let (dma, held) = self.tracks(trace);
+        let v = self.visits.len() - 1;
+        let visit = &self.visits[v];
+        let halves = dma.len();
+        if let Some((id, bytes)) = visit.readback {
+            let first = backend.started(id);
+            let done = backend.complete(id) + 1;
+            let args = [bytes as i64, visit.tile as i64, v as i64, 0];
+            let name = trace.name("psum read-back");
+            trace.slice(dma[v % halves], name, first, done - first, args);
+        }
+        let bytes = visit.words * mem.ofmap.word_bytes as u64;
+        trace.counter(held[v % halves], visit.free, bytes as f64);
+    }
+
+    /// Record the ends of visits `traced..upto` (each written back): the write-back (or spill)
+    /// on the half's DMA track and its occupancy falling to 0 the cycle after the write
+    /// completed. Called for visits whose half a later visit has taken, and at the layer's end.
+    fn trace_ends(&mut self, trace: &mut Trace, backend: &mut dyn Backend, upto: usize) {
+        if self.traced >= upto {
+            return;
+        }
+        let (dma, held) = self.tracks(trace);
+        let halves = dma.len();
+        let (write, spill) = (trace.name("ofmap write-back"), trace.name("psum spill"));
+        for v in self.traced..upto {
+            let visit = &self.visits[v];
             let Some(Some(ids)) = self.writes.get(v) else {
                 continue;
             };
@@ -566,22 +595,17 @@ impl OutputStream {
                     .map(|&id| backend.complete(id) + 1)
                     .max()
                     .unwrap();
-                if trace.wants(Category::Dma) {
-                    trace.slice(
-                        track,
-                        if visit.complete { write } else { spill },
-                        first,
-                        done - first,
-                        [visit.write_bytes as i64, visit.tile as i64, v as i64, 0],
-                    );
-                }
+                trace.slice(
+                    dma[v % halves],
+                    if visit.complete { write } else { spill },
+                    first,
+                    done - first,
+                    [visit.write_bytes as i64, visit.tile as i64, v as i64, 0],
+                );
             }
-            occupancy.push((visit.free, visit.words as i64 * word));
-            occupancy.push((done, -(visit.words as i64) * word));
+            trace.counter(held[v % halves], done, 0.0);
         }
-        if trace.wants(Category::Buffer) {
-            trace_occupancy(trace, Operand::Ofmap, occupancy);
-        }
+        self.traced = upto;
     }
 }
 
@@ -629,6 +653,7 @@ fn run_tiles(
         words: 0,
         readback: false,
         visits: Vec::new(),
+        traced: 0,
     };
     let mut fast = FastArray::new(array);
     let mut kept = Vec::new();
@@ -701,6 +726,13 @@ fn run_tiles(
                 complete: false,
                 tile: i,
             });
+            // The visit that last held this half is written back: record it, then this one's
+            // start.
+            if let Some(tr) = trace.as_deref_mut() {
+                let upto = (v + 1).saturating_sub(out.reuse_distance);
+                out.trace_ends(tr, backend, upto);
+                out.trace_start(tr, backend, mem);
+            }
             out.end = 0;
             out.words = 0;
             out.writes.push(None);
@@ -715,6 +747,15 @@ fn run_tiles(
         };
         let ifmap_ready = ifmap.ready(i, backend);
         let filter_ready = filter.ready(i, backend);
+        if let Some(tr) = trace.as_deref_mut() {
+            // The loads this tile waited for, then the DRAM's commands that served them (each
+            // load starts before its bursts), before the tile's folds.
+            let upto = ifmap.tile_load[i] + 1;
+            ifmap.trace_loads(tr, backend, upto);
+            let upto = filter.tile_load[i] + 1;
+            filter.trace_loads(tr, backend, upto);
+            backend.trace(tr);
+        }
         let ready_of = |op: Operand| match op {
             Operand::Ifmap => ifmap_ready,
             Operand::Filter => filter_ready,
@@ -858,9 +899,14 @@ fn run_tiles(
         if i + 1 < tiles.len() {
             issue_inputs(i + 1, false, &mut ifmap, &mut filter, backend, &mut st);
         }
-        // The DRAM's commands so far (drained tile by tile, so its log stays small).
+        // The DRAM's commands so far (drained tile by tile, so its log stays small) and the
+        // loads whose half a later load has taken.
         if let Some(tr) = trace.as_deref_mut() {
             backend.trace(tr);
+            let upto = ifmap.released();
+            ifmap.trace_releases(tr, upto);
+            let upto = filter.released();
+            filter.trace_releases(tr, upto);
         }
     }
 
@@ -897,17 +943,13 @@ fn run_tiles(
         );
         tk.stall(tr, "ofmap", last_end + 1, end + 1);
         backend.trace(tr);
-        let mut occupancy = Vec::new();
-        ifmap.trace(tr, backend, &mut occupancy);
-        if tr.wants(Category::Buffer) {
-            trace_occupancy(tr, Operand::Ifmap, std::mem::take(&mut occupancy));
+        for s in [&mut ifmap, &mut filter] {
+            let upto = s.loads.len();
+            s.trace_loads(tr, backend, upto);
+            s.trace_releases(tr, upto);
         }
-        occupancy.clear();
-        filter.trace(tr, backend, &mut occupancy);
-        if tr.wants(Category::Buffer) {
-            trace_occupancy(tr, Operand::Filter, occupancy);
-        }
-        out.trace(tr, backend, mem);
+        let upto = out.visits.len();
+        out.trace_ends(tr, backend, upto);
         tr.end_layer(array_stats.cycles);
     }
     let energy = EnergyStats::of(&mem.energy, mem, &array_stats, &st);
