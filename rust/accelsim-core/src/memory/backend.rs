@@ -182,8 +182,6 @@ struct Pending {
     outstanding: u64,
     /// Latest completion (DRAM cycle) so far.
     done: u64,
-    /// The DRAM cycle its first burst was sent.
-    first: Option<u64>,
 }
 
 /// The cycle-level DRAM of `crate::dram` behind an in-order DMA engine. Each transfer is cut
@@ -203,6 +201,10 @@ pub struct DramBackend {
     completed: Vec<(u64, u64)>,
     /// With a trace: the command log drained so far, and one track per bank and per rank.
     commands: Vec<IssuedCommand>,
+    /// With a trace: the DRAM cycle each transfer's first burst was sent (`u64::MAX`: not
+    /// yet); nothing is kept without one.
+    tracing: bool,
+    first_sent: Vec<u64>,
     bank_tracks: Vec<TrackId>,
     rank_tracks: Vec<TrackId>,
 }
@@ -222,6 +224,8 @@ impl DramBackend {
             head: 0,
             completed: Vec::new(),
             commands: Vec::new(),
+            tracing: false,
+            first_sent: Vec::new(),
             bank_tracks: Vec::new(),
             rank_tracks: Vec::new(),
         }))
@@ -294,7 +298,9 @@ impl DramBackend {
                 break;
             }
             sent += 1;
-            p.first.get_or_insert(now);
+            if self.tracing && p.row == 0 && p.next == 0 {
+                self.first_sent[id] = now;
+            }
             p.outstanding += 1;
             p.next += self.burst;
             if first + p.next >= row_lo + p.t.row_bytes {
@@ -322,6 +328,9 @@ impl DramBackend {
 
 impl Backend for DramBackend {
     fn issue(&mut self, t: &Transfer) -> TransferId {
+        if self.tracing {
+            self.first_sent.push(u64::MAX);
+        }
         let start = self.clock.to_dram(t.start);
         let empty = t.bytes() == 0;
         self.pending.push(Pending {
@@ -332,7 +341,6 @@ impl Backend for DramBackend {
             issued_all: empty,
             outstanding: 0,
             done: start,
-            first: None,
         });
         if empty && self.head == self.pending.len() - 1 {
             self.head += 1;
@@ -370,7 +378,9 @@ impl Backend for DramBackend {
 
     fn started(&mut self, id: TransferId) -> u64 {
         let p = &self.pending[id];
-        self.clock.to_acc(p.first.unwrap_or(p.start))
+        let first = self.first_sent.get(id).copied().unwrap_or(u64::MAX);
+        self.clock
+            .to_acc(if first == u64::MAX { p.start } else { first })
     }
 
     fn clock(&self) -> Option<ClockConverter> {
@@ -378,6 +388,7 @@ impl Backend for DramBackend {
     }
 
     fn begin_trace(&mut self, trace: &mut Trace) {
+        self.tracing = true;
         if trace.wants(Category::Dram) && self.bank_tracks.is_empty() {
             self.start_trace(trace);
         }
