@@ -744,6 +744,8 @@ impl Dram {
 
     /// Move the commands recorded so far to `out`, keeping the log on (a trace drains it as
     /// the run goes, so it never grows past what was issued since the last drain).
+    #[cold]
+    #[inline(never)]
     pub fn drain_command_log(&mut self, out: &mut Vec<IssuedCommand>) {
         if let Some(log) = &mut self.out.log {
             out.append(log);

@@ -199,12 +199,16 @@ pub struct DramBackend {
     /// First transfer with bursts left to send.
     head: usize,
     completed: Vec<(u64, u64)>,
-    /// With a trace: the command log drained so far, and one track per bank and per rank.
+    /// Only with a trace (the untraced run's state is the same as without the trace code).
+    tracing: Option<Box<DramTracing>>,
+}
+
+/// What a traced DRAM backend keeps: the commands logged and not yet recorded, the cycle of
+/// each transfer's first RD or WR, one track per bank and per rank.
+#[derive(Default)]
+struct DramTracing {
     commands: Vec<IssuedCommand>,
-    /// With a trace: the DRAM cycle each transfer's first burst was sent (`u64::MAX`: not
-    /// yet); nothing is kept without one.
-    tracing: bool,
-    first_sent: Vec<u64>,
+    first_command: Vec<u64>,
     bank_tracks: Vec<TrackId>,
     rank_tracks: Vec<TrackId>,
 }
@@ -223,18 +227,16 @@ impl DramBackend {
             pending: Vec::new(),
             head: 0,
             completed: Vec::new(),
-            commands: Vec::new(),
-            tracing: false,
-            first_sent: Vec::new(),
-            bank_tracks: Vec::new(),
-            rank_tracks: Vec::new(),
+            tracing: None,
         }))
     }
 }
 
 impl DramBackend {
-    /// Create the bank and rank tracks of this DRAM in `trace` and start logging commands.
-    fn start_trace(&mut self, trace: &mut Trace) {
+    /// The bank and rank tracks of this DRAM in `trace`.
+    #[cold]
+    #[inline(never)]
+    fn tracks(&self, trace: &mut Trace, tr: &mut DramTracing) {
         let org = self.dram.config().org;
         let rank = |ch: u32, r: u32| {
             if org.ranks > 1 {
@@ -247,7 +249,7 @@ impl DramBackend {
         for ch in 0..org.channels {
             for r in 0..org.ranks {
                 let name = format!("{} refresh", rank(ch, r));
-                self.rank_tracks.push(trace.track(
+                tr.rank_tracks.push(trace.track(
                     Category::Dram,
                     "dram",
                     &name,
@@ -262,7 +264,7 @@ impl DramBackend {
                         } else {
                             format!("{} b{b}", rank(ch, r))
                         };
-                        self.bank_tracks.push(trace.track(
+                        tr.bank_tracks.push(trace.track(
                             Category::Dram,
                             "dram",
                             &name,
@@ -274,7 +276,26 @@ impl DramBackend {
                 }
             }
         }
-        self.dram.set_command_log(true);
+    }
+
+    /// Move the logged commands to `tr.commands`, noting each transfer's first RD or WR.
+    #[cold]
+    #[inline(never)]
+    fn drain(&mut self) {
+        let Some(tr) = self.tracing.as_deref_mut() else {
+            return;
+        };
+        let from = tr.commands.len();
+        self.dram.drain_command_log(&mut tr.commands);
+        for c in &tr.commands[from..] {
+            if let (Command::Rd | Command::Wr, Some(id)) = (c.command, c.request) {
+                let id = id as usize;
+                if tr.first_command.len() <= id {
+                    tr.first_command.resize(id + 1, u64::MAX);
+                }
+                tr.first_command[id] = tr.first_command[id].min(c.cycle);
+            }
+        }
     }
 
     pub fn stats(&self) -> DramStats {
@@ -298,9 +319,6 @@ impl DramBackend {
                 break;
             }
             sent += 1;
-            if self.tracing && p.row == 0 && p.next == 0 {
-                self.first_sent[id] = now;
-            }
             p.outstanding += 1;
             p.next += self.burst;
             if first + p.next >= row_lo + p.t.row_bytes {
@@ -328,9 +346,6 @@ impl DramBackend {
 
 impl Backend for DramBackend {
     fn issue(&mut self, t: &Transfer) -> TransferId {
-        if self.tracing {
-            self.first_sent.push(u64::MAX);
-        }
         let start = self.clock.to_dram(t.start);
         let empty = t.bytes() == 0;
         self.pending.push(Pending {
@@ -376,11 +391,18 @@ impl Backend for DramBackend {
         self.clock.to_acc(self.dram.stats().busy_cycles)
     }
 
+    /// The cycle of its first RD or WR command (its first burst reached the DRAM then or
+    /// before), or its start if it has none.
     fn started(&mut self, id: TransferId) -> u64 {
-        let p = &self.pending[id];
-        let first = self.first_sent.get(id).copied().unwrap_or(u64::MAX);
+        self.drain();
+        let first = self
+            .tracing
+            .as_deref()
+            .and_then(|tr| tr.first_command.get(id).copied())
+            .unwrap_or(u64::MAX);
+        let start = self.pending[id].start;
         self.clock
-            .to_acc(if first == u64::MAX { p.start } else { first })
+            .to_acc(if first == u64::MAX { start } else { first })
     }
 
     fn clock(&self) -> Option<ClockConverter> {
@@ -388,34 +410,39 @@ impl Backend for DramBackend {
     }
 
     fn begin_trace(&mut self, trace: &mut Trace) {
-        self.tracing = true;
-        if trace.wants(Category::Dram) && self.bank_tracks.is_empty() {
-            self.start_trace(trace);
+        if self.tracing.is_some() {
+            return;
         }
+        let mut tr = DramTracing::default();
+        if trace.wants(Category::Dram) {
+            self.tracks(trace, &mut tr);
+        }
+        self.tracing = Some(Box::new(tr));
+        self.dram.set_command_log(true);
     }
 
     /// Every command issued since the last call, as a slice on its bank's track (ACT for tRCD,
     /// PRE for tRP, RD and WR for the burst time, from the command's cycle) or, for PREA and
     /// REF, its rank's track (tRP all-bank, tRFC).
     fn trace(&mut self, trace: &mut Trace) {
-        if !trace.wants(Category::Dram) {
+        self.drain();
+        let Some(tr) = self.tracing.as_deref_mut() else {
             return;
+        };
+        let commands = std::mem::take(&mut tr.commands);
+        if tr.bank_tracks.is_empty() {
+            return; // the dram category is off: the log only dated the transfers
         }
-        if self.bank_tracks.is_empty() {
-            return;
-        }
-        self.commands.clear();
-        self.dram.drain_command_log(&mut self.commands);
         let org = self.dram.config().org;
         let t = *self.dram.timing();
         let names = Command::ALL.map(|c| trace.name(c.name()));
         let banks = org.bank_groups * org.banks_per_group;
         let burst = self.burst as i64;
-        for c in &self.commands {
+        for c in &commands {
             let rank = (c.channel * org.ranks + c.rank) as usize;
             let (track, dur) = match c.command {
-                Command::PreA => (self.rank_tracks[rank], t.rp_all),
-                Command::Ref => (self.rank_tracks[rank], t.rfc),
+                Command::PreA => (tr.rank_tracks[rank], t.rp_all),
+                Command::Ref => (tr.rank_tracks[rank], t.rfc),
                 cmd => {
                     let bank = rank * banks as usize
                         + (c.bank_group * org.banks_per_group + c.bank) as usize;
@@ -425,7 +452,7 @@ impl Backend for DramBackend {
                         Command::Pre => t.rp,
                         _ => t.bl,
                     };
-                    (self.bank_tracks[bank], dur)
+                    (tr.bank_tracks[bank], dur)
                 }
             };
             let bytes = match c.command {
