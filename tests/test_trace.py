@@ -471,3 +471,24 @@ def test_window_before_the_first_array_layer() -> None:
 def test_trace_options_are_checked(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         TraceOptions(**options)
+
+
+def test_time_plots_mark_what_was_not_recorded() -> None:
+    pytest.importorskip("matplotlib")
+    from accelsim.plots import dram_bandwidth_over_time, utilization_over_time
+
+    full = accelsim.run(_tiny(), ACC, memory=MODELS["bandwidth"])
+    window = (full.total_cycles // 4, full.total_cycles // 2)
+    r = accelsim.run(_tiny(), ACC, memory=MODELS["bandwidth"], trace=TraceOptions(window=window))
+    assert r.trace is not None
+    tl = r.trace.timeline(bin_cycles=100)
+    for draw in (utilization_over_time, dram_bandwidth_over_time):
+        fig = draw(tl)
+        labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+        assert "not recorded" in labels
+        assert any("recorded part" in label for label in labels)
+    whole = accelsim.run(_tiny(), ACC, memory=MODELS["bandwidth"], trace=True)
+    assert whole.trace is not None
+    fig = utilization_over_time(whole.trace.timeline())
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "not recorded" not in labels

@@ -355,7 +355,8 @@ def utilization_over_time(
     ax.stairs(values, edges, fill=True, color=_COLOURS["compute"], alpha=0.85, label="utilization")
     weights = timeline.recorded_weights()
     mean = float(np.average(values, weights=weights)) if weights.sum() > 0 else 0.0
-    ax.axhline(mean, color="black", linestyle="--", linewidth=1, label=f"mean {mean:.1f} %")
+    where = " (recorded part)" if timeline.partial else ""
+    ax.axhline(mean, color="black", linestyle="--", linewidth=1, label=f"mean {mean:.1f} %{where}")
     _layer_bands(ax, timeline, 102.0)
     _unrecorded(ax, timeline)
     ax.set_ylim(0, 140)
@@ -392,7 +393,10 @@ def dram_bandwidth_over_time(
     ax.stairs(values, edges, fill=True, color=_COLOURS["ifmap"], alpha=0.85, label="DRAM traffic")
     weights = timeline.recorded_weights()
     mean = float(np.average(values, weights=weights)) if weights.sum() > 0 else 0.0
-    ax.axhline(mean, color="black", linestyle="--", linewidth=1, label=f"mean {mean:.2f} GB/s")
+    where = " (recorded part)" if timeline.partial else ""
+    ax.axhline(
+        mean, color="black", linestyle="--", linewidth=1, label=f"mean {mean:.2f} GB/s{where}"
+    )
     top = float(values.max()) if len(values) else 0.0
     if peak is not None:
         ax.axhline(peak, color="#C44E52", linewidth=1.5, label=f"peak {peak:.2f} GB/s")
