@@ -492,3 +492,14 @@ def test_time_plots_mark_what_was_not_recorded() -> None:
     fig = utilization_over_time(whole.trace.timeline())
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert "not recorded" not in labels
+
+
+def test_the_report_of_a_traced_run_points_to_its_trace(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from accelsim.report import write_report
+
+    r = accelsim.run(_tiny(), ACC, memory=MODELS["bandwidth"], trace=True)
+    root = accelsim.write_run_dir(r, tmp_path / "run", argv=["x"])
+    page = write_report(root, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert 'id="trace"' in page and "trace.json" in page and "ui.perfetto.dev" in page
+    assert 'id="plot-utilization"' in page and 'id="plot-dram_bandwidth"' in page

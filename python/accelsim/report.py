@@ -276,6 +276,14 @@ def render(run: RunDir) -> str:
         )
     config = json.dumps(run.config, indent=2)
     metadata = json.dumps(run.metadata, indent=2) if run.metadata else ""
+    trace_note = ""
+    if meta.get("trace"):
+        trace_note = (
+            f'<p class="note" id="trace">The run\'s timeline is in <code>{_e(meta["trace"])}'
+            "</code>: open it in ui.perfetto.dev (Open trace file) to see the array, the DMA "
+            "and the DRAM on one time axis (traces/README.md in the accelsim sources says what "
+            "each track shows).</p>"
+        )
     parts: Sequence[str] = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -290,6 +298,7 @@ def render(run: RunDir) -> str:
         '<h2 id="plots">Plots</h2>',
         *(f'<p class="note">{_e(note)}</p>' for note in notes),
         *figures,
+        trace_note,
         f'<h2 id="per-layer">Per layer</h2><p class="sub">{len(stats["layers"])} layers'
         f"{csv_link}</p>",
         _layer_table(stats),
