@@ -349,9 +349,11 @@ def simulate_schedule(
     input_on_chip: Sequence[bool] | None = None,
     overlap: bool = True,
     write_through: bool = False,
+    trace: TraceRecorder | None = None,
 ) -> dict[str, Any]:
     """Run layers as one schedule (or alone, ``overlap=False``): per-layer columns as
-    ``search_network``'s, ``cycles_total`` and the cycle-level DRAM's ``dram_stats``."""
+    ``search_network``'s, ``cycles_total`` and the cycle-level DRAM's ``dram_stats``; with
+    ``trace``, recorded into it."""
 
 # ---- traces (rust/accelsim-py/src/trace.rs) ---------------------------------------------------
 

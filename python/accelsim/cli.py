@@ -543,11 +543,6 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     bar = show and config.engine != "fast" and err.is_terminal
     # A mapping written by `accelsim search` may schedule the layers as one run: replay it.
     schedule = read_schedule(args.mapping) if args.mapping is not None else None
-    if schedule is not None and trace is not None:
-        raise UsageError(
-            "--trace records layer-by-layer runs; this mapping schedules the layers as one "
-            "run (accelsim search --overlap), which has no trace yet"
-        )
     with _progress(err, layers, label, enabled=bar and schedule is None) as progress:
         try:
             if schedule is not None:
@@ -562,6 +557,7 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
                     batch=config.batch,
                     vector=config.vector,
                     input_shapes=config.input_shapes,
+                    trace=trace,
                 )
             else:
                 result = run(

@@ -33,7 +33,10 @@ from accelsim.api import (
     _conv_geometry,
     _is_onnx,
     _layer_result,
+    _trace_gaps,
+    _trace_options,
     _vector_stats,
+    _with_trace,
     _with_vector_ops,
     load_workload,
 )
@@ -50,6 +53,7 @@ from accelsim.config import (
 from accelsim.errors import ConfigError, SimulationError, WorkloadError
 from accelsim.mapping import Schedule, read_mapping, read_schedule, write_mapping
 from accelsim.results import TILING_COLUMNS, LayerResult, NetworkResult, _memory_stats
+from accelsim.trace import TraceOptions
 from accelsim.workloads import ConvLayer, Workload, model_names
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -493,12 +497,15 @@ def run_schedule(
     batch: int = 1,
     vector: VectorUnit | None = None,
     input_shapes: Mapping[str, Sequence[int]] | None = None,
+    trace: TraceOptions | bool | None = None,
 ) -> NetworkResult:
     """Run ``model`` with per-layer tilings and a schedule: a mapping file (``mapping``), or
     ``tilings`` and ``schedule`` given directly. Layers without a tiling get the default one;
     without a schedule every layer runs alone. This is what ``accelsim run --mapping`` does
     with a mapping written by ``accelsim search``, and it reproduces the search's cycles.
-    ``vector`` and ``input_shapes`` are as for :func:`accelsim.run`.
+    ``vector``, ``input_shapes`` and ``trace`` are as for :func:`accelsim.run`; a scheduled
+    run's trace shows the layers overlapped on one timeline, each layer's span its share of
+    the run (docs/trace.md, "Scheduled runs").
     """
     acc = Accelerator() if acc is None else acc
     if not isinstance(acc, Accelerator):
@@ -533,6 +540,13 @@ def run_schedule(
                 f"valid names: {', '.join(names)}"
             )
     shapes = workload.gemm_shapes()
+    options = _trace_options(trace, "fast")
+    vector_stats = _vector_stats(workload, vector)
+    recorder = None
+    offset = 0
+    if options is not None:
+        gaps, offset = _trace_gaps(workload, vector_stats)
+        recorder = options.recorder(gaps, offset)
     native = memory.native(acc.freq_mhz)
     native_tilings = []
     for name, s in zip(names, shapes, strict=True):
@@ -555,9 +569,11 @@ def run_schedule(
         input_on_chip=[name in schedule.input_on_chip for name in names],
         overlap=schedule.overlap,
         write_through=schedule.write_through,
+        trace=recorder,
     )
     result = _network_result(workload, recorded_batch, acc, memory, columns)
-    return _with_vector_ops(result, workload, vector, shapes_given, _vector_stats(workload, vector))
+    result = _with_vector_ops(result, workload, vector, shapes_given, vector_stats)
+    return _with_trace(result, recorder, offset, options)
 
 
 # --- the ``accelsim search`` command (registered by accelsim.cli) ------------------------------

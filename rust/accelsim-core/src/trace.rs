@@ -9,7 +9,9 @@
 //!
 //! Time: layers run one after another; layer `i` starts at global accelerator cycle
 //! `layers[i].start` (the previous layer's start plus its cycles plus the gap the caller asked
-//! for after it, e.g. vector-unit work). Every event is stored relative to its layer's start, in
+//! for after it, e.g. vector-unit work), or where its caller places it (`begin_layer_at`; a
+//! scheduled network run records its overlapping layers as one span and cuts it into their
+//! shares afterwards, `split_last_layer`). Every event is stored relative to its layer's start, in
 //! its track's clock: accelerator cycles, or DRAM cycles for DRAM command tracks (the DRAM clock
 //! starts with the layer). Slices on one track never overlap: a slice that would start before
 //! the previous one on its track ended is recorded from that end (the recorders are built so this
@@ -243,7 +245,13 @@ impl Trace {
     /// Start the next layer; `clock` converts its DRAM cycles when it has a cycle-level DRAM.
     pub fn begin_layer(&mut self, clock: Option<ClockConverter>) {
         assert!(!self.in_layer, "begin_layer twice");
-        let start = match self.layers.last() {
+        let start = self.next_start();
+        self.begin_layer_at(start, clock);
+    }
+
+    /// Where `begin_layer` would place the next layer: after the last one and its gap.
+    pub fn next_start(&self) -> u64 {
+        match self.layers.last() {
             Some(l) => {
                 let gap = self
                     .cfg
@@ -254,7 +262,13 @@ impl Trace {
                 l.start + l.cycles + gap
             }
             None => 0,
-        };
+        }
+    }
+
+    /// Start the next layer at global accelerator cycle `start` (a network run whose layers
+    /// overlap places them itself); otherwise as `begin_layer`.
+    pub fn begin_layer_at(&mut self, start: u64, clock: Option<ClockConverter>) {
+        assert!(!self.in_layer, "begin_layer twice");
         self.layers.push(LayerSpan { start, cycles: 0 });
         if let Some(c) = clock {
             self.dram_khz = c.dram_khz();
@@ -304,6 +318,48 @@ impl Trace {
         }
         let _ = start;
         self.in_layer = false;
+    }
+
+    /// Cut the last layer, recorded as one span (a scheduled network run, its events in the
+    /// run's time), into the consecutive `spans` that cover it: every accelerator-clock event
+    /// moves to the span its start falls in, its time made relative to that span. Events in
+    /// the DRAM clock stay with the first span (one DRAM clock runs from the run's start; a
+    /// span's start is not a whole DRAM cycle in general). The first span must start where the
+    /// layer did.
+    pub fn split_last_layer(&mut self, spans: &[LayerSpan]) {
+        assert!(!self.in_layer, "split_last_layer inside a layer");
+        let (Some(whole), Some(first)) = (self.layers.last().copied(), spans.first()) else {
+            return;
+        };
+        assert_eq!(
+            whole.start, first.start,
+            "the spans start where the layer did"
+        );
+        let li = (self.layers.len() - 1) as u32;
+        self.layers.pop();
+        self.layers.extend_from_slice(spans);
+        let starts: Vec<u64> = spans.iter().map(|s| s.start - whole.start).collect();
+        let span_of = |t: u64| (starts.partition_point(|&s| s <= t).max(1) - 1) as u32;
+        for i in 0..self.slices.track.len() {
+            if self.slices.layer[i] != li
+                || self.tracks[self.slices.track[i] as usize].clock != Clock::Acc
+            {
+                continue;
+            }
+            let k = span_of(self.slices.start[i]);
+            self.slices.layer[i] = li + k;
+            self.slices.start[i] -= starts[k as usize];
+        }
+        for i in 0..self.counters.track.len() {
+            if self.counters.layer[i] != li
+                || self.tracks[self.counters.track[i] as usize].clock != Clock::Acc
+            {
+                continue;
+            }
+            let k = span_of(self.counters.time[i]);
+            self.counters.layer[i] = li + k;
+            self.counters.time[i] -= starts[k as usize];
+        }
     }
 
     /// The track `process`/`thread`, created on first use.
@@ -686,6 +742,50 @@ mod tests {
         assert_eq!(t.slices.start, vec![15, 0]);
         assert_eq!(t.slices.dur, vec![5, 5]);
         assert_eq!(t.layers[1].start, 25);
+    }
+
+    #[test]
+    fn a_run_recorded_as_one_span_splits_into_its_layers() {
+        let (mut t, id) = trace(TraceConfig::default());
+        let dram = t.track(
+            Category::Dram,
+            "dram",
+            "ch0 bg0 b0",
+            Clock::Dram,
+            false,
+            [""; 4],
+        );
+        t.begin_layer_at(0, None);
+        t.slice(id, 0, 2, 5, [0; 4]); // layer 0
+        t.slice(id, 0, 12, 10, [0; 4]); // layer 1, across its end: kept whole
+        t.slice(dram, 0, 15, 3, [0; 4]); // the DRAM's clock: stays with the first span
+        t.end_layer(30);
+        let spans = [
+            LayerSpan {
+                start: 0,
+                cycles: 10,
+            },
+            LayerSpan {
+                start: 10,
+                cycles: 8,
+            },
+            LayerSpan {
+                start: 18,
+                cycles: 12,
+            },
+        ];
+        t.split_last_layer(&spans);
+        assert_eq!(t.layers, spans.to_vec());
+        assert_eq!(t.slices.layer, vec![0, 1, 0]);
+        assert_eq!(t.slices.start, vec![2, 2, 15]);
+        assert_eq!(t.slices.dur, vec![5, 10, 3]);
+        // a layer placed by its caller; the next one follows it
+        t.begin_layer_at(100, None);
+        t.end_layer(5);
+        t.begin_layer(None);
+        assert_eq!(t.layers.last().unwrap().start, 105);
+        t.end_layer(1);
+        assert_eq!(t.shifted, 0);
     }
 
     #[test]

@@ -2,10 +2,11 @@
 //! `simulate_schedule`.
 
 use crate::memory::{config_error, convs_of, gemms, per_layer, MemoryConfig};
+use crate::trace::TraceRecorder;
 use crate::{parse, to_py, ArrayConfig};
 use accelsim_core::dram::{DramStats, StatValue};
 use accelsim_core::memory::schedule::{
-    simulate_network, NetworkRun, PlannedLayer, ScheduleOptions,
+    simulate_network_traced, NetworkRun, PlannedLayer, ScheduleOptions,
 };
 use accelsim_core::memory::{EnergyStats, LoopOrder, MemStats, Tiling};
 use accelsim_core::search::{
@@ -331,10 +332,11 @@ fn search_network<'py>(
 
 /// Run layers as a schedule (`accelsim.search`'s mapping replayed): `tilings` per layer
 /// `(m_t, k_t, n_t, order)`, `dataflows` per layer (default: the array's), `input_on_chip`
-/// per layer; `overlap` false runs every layer alone.
+/// per layer; `overlap` false runs every layer alone. `trace`: a `TraceRecorder` that records
+/// the run (docs/trace.md, "Scheduled runs").
 #[pyfunction]
 #[pyo3(signature = (shapes, config, memory, tilings, convs=None, dataflows=None,
-    input_on_chip=None, overlap=true, write_through=false))]
+    input_on_chip=None, overlap=true, write_through=false, trace=None))]
 #[allow(clippy::too_many_arguments)]
 fn simulate_schedule<'py>(
     py: Python<'py>,
@@ -347,6 +349,7 @@ fn simulate_schedule<'py>(
     input_on_chip: Option<Vec<bool>>,
     overlap: bool,
     write_through: bool,
+    trace: Option<&Bound<'py, TraceRecorder>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let g = gemms(&shapes)?;
     let n = g.len();
@@ -395,9 +398,14 @@ fn simulate_schedule<'py>(
         write_through,
     };
     let (array, mem) = (config.inner, memory.inner.clone());
+    let mut recording = trace.map(TraceRecorder::take).transpose()?;
     let run = crate::detached(py, |cancel| {
-        simulate_network(&array, &mem, &plan, opts, cancel)
-    })?;
+        simulate_network_traced(&array, &mem, &plan, opts, cancel, recording.as_mut())
+    });
+    if let (Some(rec), Some(t)) = (trace, recording) {
+        TraceRecorder::give_back(rec, t);
+    }
+    let run = run?;
     let d = PyDict::new(py);
     run_columns(py, &d, &run, &plan)?;
     Ok(d)

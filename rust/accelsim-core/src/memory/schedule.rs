@@ -22,17 +22,25 @@
 //! carries the memory system and the array across layers. Merging them would put the trace
 //! hooks into the search's hot loop or the fold cache into the traced one (docs/search.md);
 //! the tests hold them equal instead.
+//!
+//! A network run is traced ([`simulate_network_traced`]) by this same loop compiled with the
+//! const generic `T` of `Sim` on: it then steps a tile's folds one by one instead of replaying
+//! them and records the tracks `run_tiles` records (docs/trace.md, "Scheduled runs"). With
+//! `T` off (the search's evaluator, untraced runs) every hook compiles away.
 
 use super::backend::{Backend, DramBackend, Transfer, TransferId};
 use super::conv::{ActivationLayout, ConvGeometry};
 use super::tiling::{Dim, Tiling};
 use super::{roles, DramModel, EnergyStats, LayerResult, MemStats, MemoryConfig, Operand};
 use crate::config::{ArrayConfig, ArrayParams, Dataflow};
+use crate::dram::ClockConverter;
 use crate::dram::DramStats;
 use crate::error::{Error, Result};
+use crate::gemm::Fold;
 use crate::gemm::{fold_count, Gemm, MAX_FOLDS};
 use crate::stats::GemmStats;
-use crate::timing::{bank_write_lag, CancelHook};
+use crate::timing::{bank_write_lag, CancelHook, FoldTiming};
+use crate::trace::{ArrayTracks, Category, Clock, LayerSpan, Trace, TrackId};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -48,6 +56,21 @@ pub(crate) trait Dma {
     fn issue(&mut self, t: &Transfer) -> Self::Id;
     fn complete(&mut self, id: Self::Id) -> u64;
     fn busy_cycles(&self) -> u64;
+    /// Traces: issue `t`, recording what the DRAM model shows of it (the bandwidth model: the
+    /// interface's busy interval), and the cycle its first byte moves when known at issue.
+    fn issue_traced(&mut self, t: &Transfer, _trace: &mut Trace) -> (Self::Id, Option<u64>) {
+        (self.issue(t), None)
+    }
+    /// Traces: the cycle a completed transfer's first byte moved.
+    fn started(&mut self, _id: Self::Id) -> u64 {
+        0
+    }
+    fn clock(&self) -> Option<ClockConverter> {
+        None
+    }
+    fn begin_trace(&mut self, _trace: &mut Trace) {}
+    /// Traces: the DRAM's commands since the last call.
+    fn trace(&mut self, _trace: &mut Trace) {}
 }
 
 /// The bandwidth model (`super::BandwidthModel`'s arithmetic), answering at issue: the id of a
@@ -163,6 +186,24 @@ impl Dma for Bandwidth {
     fn busy_cycles(&self) -> u64 {
         self.busy
     }
+    fn issue_traced(&mut self, t: &Transfer, trace: &mut Trace) -> (u64, Option<u64>) {
+        let first = t.start.max(self.free);
+        let id = self.issue(t);
+        if trace.wants(Category::Dram) {
+            let track = trace.track(
+                Category::Dram,
+                "dram",
+                "interface",
+                Clock::Acc,
+                false,
+                ["bytes", "", "", ""],
+            );
+            let name = trace.name(if t.write { "write" } else { "read" });
+            let args = [t.bytes() as i64, 0, 0, 0];
+            trace.slice(track, name, first, self.free - first, args);
+        }
+        (id, Some(first))
+    }
 }
 
 /// A DRAM that delivers everything at once (every transfer completes in cycle 0): the array
@@ -200,6 +241,18 @@ impl<B: Backend> Dma for Lazy<B> {
     }
     fn busy_cycles(&self) -> u64 {
         self.0.busy_cycles()
+    }
+    fn started(&mut self, id: TransferId) -> u64 {
+        self.0.started(id)
+    }
+    fn clock(&self) -> Option<ClockConverter> {
+        self.0.clock()
+    }
+    fn begin_trace(&mut self, trace: &mut Trace) {
+        self.0.begin_trace(trace)
+    }
+    fn trace(&mut self, trace: &mut Trace) {
+        self.0.trace(trace)
     }
 }
 
@@ -1271,8 +1324,112 @@ struct LayerTotals {
     first_busy: u64,
 }
 
-/// The memory system and the array, run tile by tile over one or more layers.
-struct Sim<'m, 'c, D: Dma> {
+/// What a traced run records (docs/trace.md, "Scheduled runs"): the same tracks as
+/// `system.rs`'s `run_tiles`, in the run's time.
+struct Tracer<'t> {
+    trace: &'t mut Trace,
+    array: Option<ArrayTracks>,
+    /// Per input stream (ifmap, filter): loads recorded so far, and what each of the last
+    /// loads needs for its slice (first byte when known at issue, bytes, tile; `None`: holds
+    /// no DRAM data).
+    loads_traced: [usize; 2],
+    loads: [[Option<LoadTrace>; 4]; 2],
+    /// Per input stream: loads whose half's release is recorded, and each load's words.
+    released: [usize; 2],
+    words: [[u64; 4]; 2],
+    /// Per output visit (the last few): its write (first byte when known at issue, bytes,
+    /// final outputs or partial sums, tile, whether it went to DRAM: not when kept on chip).
+    visits: [Option<VisitTrace>; 4],
+    visits_traced: usize,
+}
+
+/// A load as a trace needs it: its first byte when known at issue, bytes, tile.
+type LoadTrace = (Option<u64>, u64, u64);
+
+/// A visit's write as a trace needs it: its first byte when known at issue, bytes, final
+/// outputs (or partial sums), tile, whether it went to DRAM (not when kept on chip).
+type VisitTrace = (Option<u64>, u64, bool, u64, bool);
+
+const DMA_ARGS: [&str; 4] = ["bytes", "tile", "load", ""];
+
+/// The occupancy counter of the buffer half of load (or visit) `j` of `op`.
+fn held_track(trace: &mut Trace, op: Operand, halves: usize, j: usize) -> TrackId {
+    let op = op_name(op);
+    let thread = if halves == 2 {
+        format!("{op}, half {}", j % 2)
+    } else {
+        op.to_string()
+    };
+    let args = ["bytes", "", "", ""];
+    trace.track(Category::Buffer, "buffers", &thread, Clock::Acc, true, args)
+}
+
+fn op_name(op: Operand) -> &'static str {
+    match op {
+        Operand::Ifmap => "ifmap",
+        Operand::Filter => "filter",
+        Operand::Ofmap => "ofmap",
+    }
+}
+
+/// The DMA track of load (or visit) `j` of `op` with `halves` buffer halves.
+fn dma_track(trace: &mut Trace, op: Operand, halves: usize, j: usize) -> TrackId {
+    let op = op_name(op);
+    let thread = match (op, halves) {
+        ("ofmap", 2) => format!("ofmap, half {}", j % 2),
+        ("ofmap", _) => "ofmap".to_string(),
+        (_, 2) => format!("{op} load, half {}", j % 2),
+        _ => format!("{op} load"),
+    };
+    trace.track(Category::Dma, "dma", &thread, Clock::Acc, false, DMA_ARGS)
+}
+
+/// The fold at index `i` of a tile's plan, with its GEMM origin.
+fn fold_of(plan: &FoldPlan, a: &ArrayConfig, t: &Tile, i: u64) -> Fold {
+    let (r, c) = (a.rows() as u64, a.cols() as u64);
+    let (_, ny) = plan.loops();
+    let (xi, yi) = (i / ny, i % ny);
+    let sh = plan.fold(i);
+    let mut f = Fold {
+        group: t.group,
+        m0: t.m0,
+        m: t.m,
+        k0: t.k0,
+        k: t.k,
+        n0: t.n0,
+        n: t.n,
+    };
+    match plan.df {
+        Dataflow::Ws => {
+            (f.k0, f.k, f.n0, f.n) = (t.k0 + yi * r, sh.rows, t.n0 + xi * c, sh.cols);
+        }
+        Dataflow::Is => {
+            (f.k0, f.k, f.m0, f.m) = (t.k0 + yi * r, sh.rows, t.m0 + xi * c, sh.cols);
+        }
+        Dataflow::Os => {
+            (f.m0, f.m, f.n0, f.n) = (t.m0 + xi * r, sh.rows, t.n0 + yi * c, sh.cols);
+        }
+    }
+    f
+}
+
+#[inline(always)]
+fn issue_on<D: Dma, const T: bool>(
+    dma: &mut D,
+    tr: &mut Option<Tracer<'_>>,
+    t: &Transfer,
+) -> (D::Id, Option<u64>) {
+    if T {
+        if let Some(tr) = tr.as_mut() {
+            return dma.issue_traced(t, tr.trace);
+        }
+    }
+    (dma.issue(t), None)
+}
+
+/// The memory system and the array, run tile by tile over one or more layers; `T`: recording
+/// a trace (`tr`), else every trace hook compiles away.
+struct Sim<'m, 'c, D: Dma, const T: bool = false> {
     mem: &'m MemoryConfig,
     dma: D,
     stepper: Stepper,
@@ -1293,9 +1450,10 @@ struct Sim<'m, 'c, D: Dma> {
     input_floor: u64,
     /// Per-layer totals.
     totals: Vec<LayerTotals>,
+    tr: Option<Tracer<'c>>,
 }
 
-impl<'m, 'c, D: Dma> Sim<'m, 'c, D> {
+impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
     fn new(
         mem: &'m MemoryConfig,
         dma: D,
@@ -1336,7 +1494,177 @@ impl<'m, 'c, D: Dma> Sim<'m, 'c, D> {
             dram_input_floor: None,
             input_floor: 0,
             totals: Vec::new(),
+            tr: None,
         }
+    }
+
+    /// Issue `t` on the DMA engine; with a trace, also the cycle its first byte moves when
+    /// the model knows it at issue.
+    #[inline(always)]
+    fn issue(&mut self, t: &Transfer) -> (D::Id, Option<u64>) {
+        issue_on::<D, T>(&mut self.dma, &mut self.tr, t)
+    }
+
+    /// Traces: record the loads of stream `which` up to load `upto` (each complete): a DMA
+    /// slice from its first byte moved to its data being usable.
+    fn trace_loads(&mut self, which: usize, upto: usize) {
+        let Some(tr) = self.tr.as_mut() else { return };
+        let stream = if which == 0 {
+            &mut self.ifmap
+        } else {
+            &mut self.filter
+        };
+        let halves = if stream.double { 2 } else { 1 };
+        let name = tr.trace.name(&format!("{} load", op_name(stream.op)));
+        for j in tr.loads_traced[which]..upto {
+            let Some((first, bytes, tile)) = tr.loads[which][j % 4] else {
+                continue;
+            };
+            let bytes_held = tr.words[which][j % 4] * stream.word_bytes;
+            let l = &stream.loads[j];
+            let Some(ready) = l.ready else { continue };
+            let first = match first {
+                Some(f) => f,
+                None => match l.ids.iter().map(|&id| self.dma.started(id)).min() {
+                    Some(f) => f,
+                    None => continue,
+                },
+            };
+            if bytes == 0 {
+                continue;
+            }
+            let track = dma_track(tr.trace, stream.op, halves, j);
+            let args = [bytes as i64, tile as i64, j as i64, 0];
+            tr.trace
+                .slice(track, name, first, ready.saturating_sub(first), args);
+            let held = held_track(tr.trace, stream.op, halves, j);
+            tr.trace.counter(held, first, bytes_held as f64);
+        }
+        tr.loads_traced[which] = tr.loads_traced[which].max(upto);
+    }
+
+    /// Traces: record the release of loads up to `upto` whose half a later load took (or the
+    /// run ended): the half's occupancy falls to 0 the cycle after the array last read them.
+    fn trace_releases(&mut self, which: usize, upto: usize) {
+        let Some(tr) = self.tr.as_mut() else { return };
+        let stream = if which == 0 {
+            &self.ifmap
+        } else {
+            &self.filter
+        };
+        let halves = if stream.double { 2 } else { 1 };
+        let upto = upto.min(tr.loads_traced[which]);
+        for j in tr.released[which]..upto {
+            if let Some((_, bytes, _)) = tr.loads[which][j % 4] {
+                if bytes > 0 {
+                    let held = held_track(tr.trace, stream.op, halves, j);
+                    tr.trace.counter(held, stream.loads[j].last_read + 1, 0.0);
+                }
+            }
+        }
+        tr.released[which] = tr.released[which].max(upto);
+    }
+
+    /// Traces: record the write-backs of visits up to `upto` (each resolved).
+    fn trace_writes(&mut self, upto: usize) {
+        let Some(tr) = self.tr.as_mut() else { return };
+        let halves = self.out.reuse_distance;
+        let (write, spill) = (
+            tr.trace.name("ofmap write-back"),
+            tr.trace.name("psum spill"),
+        );
+        for v in tr.visits_traced..upto {
+            let Some((first, bytes, complete, tile, wrote)) = tr.visits[v % 4] else {
+                continue;
+            };
+            let held = held_track(tr.trace, Operand::Ofmap, halves, v);
+            if !wrote {
+                // kept on chip: the half is free the cycle after its last result
+                if let Write::Done(t) = &self.out.writes[v] {
+                    tr.trace.counter(held, t + 1, 0.0);
+                }
+                continue;
+            }
+            let (first, done) = match &self.out.writes[v] {
+                Write::Ids(ids) if !ids.is_empty() => {
+                    let done = ids.iter().map(|&id| self.dma.complete(id) + 1).max();
+                    let first = ids.iter().map(|&id| self.dma.started(id)).min();
+                    (first.unwrap_or(0), done.unwrap_or(0))
+                }
+                Write::Done(t) => match first {
+                    Some(f) => (f, t + 1),
+                    None => continue,
+                },
+                _ => continue,
+            };
+            let track = dma_track(tr.trace, Operand::Ofmap, halves, v);
+            let args = [bytes as i64, tile as i64, v as i64, 0];
+            let name = if complete { write } else { spill };
+            tr.trace
+                .slice(track, name, first, done.saturating_sub(first), args);
+            tr.trace.counter(held, done, 0.0);
+        }
+        tr.visits_traced = tr.visits_traced.max(upto);
+    }
+
+    /// Traces: fold `i` of the tile, stepped (`step`), and its bank stall.
+    fn trace_fold(&mut self, plan: &FoldPlan, array: &ArrayConfig, t: &Tile, i: u64, step: &Step) {
+        let Some(tr) = self.tr.as_mut() else { return };
+        let Some(tk) = &tr.array else { return };
+        let f = fold_of(plan, array, t, i);
+        let p = self.stepper.prev.expect("stepped");
+        let os = plan.df == Dataflow::Os;
+        let timing = FoldTiming {
+            start: if os { step.stream_start } else { p.load_start },
+            stream_start: step.stream_start,
+            end: step.end,
+        };
+        let last_load = (!os).then_some(step.last_stationary_read);
+        tk.fold(tr.trace, &f, &timing, step.last_stream_read, last_load);
+        tk.stall(
+            tr.trace,
+            "bank",
+            step.conflict_free_stream_start,
+            step.array_stream_start,
+        );
+    }
+
+    /// Traces: the array waited from `from` to `to` for `cause`.
+    fn trace_stall(&mut self, cause: &str, from: u64, to: u64) {
+        if let Some(tr) = self.tr.as_mut() {
+            if let Some(tk) = &tr.array {
+                tk.stall(tr.trace, cause, from, to);
+            }
+        }
+    }
+
+    /// Traces: the folds of a tile after its first, stepped one by one (what the fold cache
+    /// replays), recorded; their latest end, conflict-free end, reads and bank stalls.
+    fn rest_traced(
+        &mut self,
+        plan: &FoldPlan,
+        array: &ArrayConfig,
+        t: &Tile,
+        mem: &MemoryConfig,
+    ) -> Option<(u64, u64, u64, u64, u64)> {
+        let n = plan.count();
+        if n <= 1 {
+            return None;
+        }
+        let mut r = (0u64, 0u64, 0u64, 0u64, 0u64);
+        for i in 1..n {
+            let a = plan.fold(i);
+            let st = self.stepper.step(a, 0, 0, rates(plan.df, mem, a));
+            r.4 += st
+                .array_stream_start
+                .saturating_sub(st.conflict_free_stream_start);
+            r.0 = r.0.max(st.end);
+            r.1 = r.1.max(st.end - st.conflict_tail);
+            r.2 = r.2.max(st.last_stationary_read);
+            r.3 = r.3.max(st.last_stream_read);
+            self.trace_fold(plan, array, t, i, &st);
+        }
+        Some(r)
     }
 
     /// Issue the load tile `at` of `layer` needs from the stream `which` (0 ifmap, 1 filter).
@@ -1381,9 +1709,16 @@ impl<'m, 'c, D: Dma> Sim<'m, 'c, D> {
         let mut ids = Vec::with_capacity(if D::EAGER { 0 } else { transfers.len() });
         let mut bytes = 0;
         let mut ready = 0;
+        let mut first: Option<u64> = None;
         for tr in transfers {
             bytes += tr.bytes();
-            let id = self.dma.issue(&Transfer { start, ..*tr });
+            let (id, f) = issue_on::<D, T>(&mut self.dma, &mut self.tr, &Transfer { start, ..*tr });
+            if T {
+                first = match (first, f) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
             if D::EAGER {
                 ready = ready.max(self.dma.complete(id) + 1);
             } else {
@@ -1398,11 +1733,17 @@ impl<'m, 'c, D: Dma> Sim<'m, 'c, D> {
         });
         stream.last_key = Some(key);
         stream.note(at, j);
-        let st = &mut self.totals[li].st;
         let words = match stream.op {
             Operand::Ifmap => t.m * t.k,
             _ => t.k * t.n,
         };
+        if T && self.tr.is_some() {
+            if let Some(tr) = self.tr.as_mut() {
+                tr.loads[which][j % 4] = Some((first, bytes, at.1));
+                tr.words[which][j % 4] = words;
+            }
+        }
+        let st = &mut self.totals[li].st;
         st.dram_read_bytes += bytes;
         match stream.op {
             Operand::Ifmap => {
@@ -1413,6 +1754,16 @@ impl<'m, 'c, D: Dma> Sim<'m, 'c, D> {
                 st.dram_filter_bytes += bytes;
                 st.filter_sram_writes += words;
             }
+        }
+        if T && self.tr.is_some() {
+            // The load that used this half before is released.
+            let s = if which == 0 {
+                &self.ifmap
+            } else {
+                &self.filter
+            };
+            let reuse = if s.double { 2 } else { 1 };
+            self.trace_releases(which, s.loads.len().saturating_sub(reuse));
         }
     }
 
@@ -1485,6 +1836,9 @@ impl<'m, 'c, D: Dma> Sim<'m, 'c, D> {
                 floor = self.totals[li - 1].last_end + 1;
             }
         }
+        if let (true, Some(x)) = (T, self.tr.as_mut()) {
+            x.array = Some(ArrayTracks::new(x.trace, df));
+        }
         let mut resident_read = 0u64;
         let order = layer.order;
         let n = order.total;
@@ -1538,8 +1892,22 @@ impl<'m, 'c, D: Dma> Sim<'m, 'c, D> {
                         start: free,
                         ..layer.addrs.block(&order.gemm, &t, Operand::Ofmap, 4, true)
                     };
-                    let id = self.dma.issue(&tr);
+                    let (id, first) = self.issue(&tr);
                     self.out.ready = self.dma.complete(id) + 1;
+                    if T {
+                        if let Some(x) = self.tr.as_mut() {
+                            let first = match first {
+                                Some(f) => f,
+                                None => self.dma.started(id),
+                            };
+                            let track =
+                                dma_track(x.trace, Operand::Ofmap, self.out.reuse_distance, v);
+                            let name = x.trace.name("psum read-back");
+                            let args = [tr.bytes() as i64, i as i64, v as i64, 0];
+                            x.trace
+                                .slice(track, name, first, self.out.ready - first, args);
+                        }
+                    }
                     let st = &mut self.totals[li].st;
                     st.dram_read_bytes += tr.bytes();
                     st.dram_psum_read_bytes += tr.bytes();
@@ -1548,6 +1916,19 @@ impl<'m, 'c, D: Dma> Sim<'m, 'c, D> {
                 self.out.end = 0;
                 self.out.words = 0;
                 self.out.writes.push(Write::Pending);
+                if let (true, Some(x)) = (T, self.tr.as_mut()) {
+                    x.visits[v % 4] = None;
+                }
+                if T && self.tr.is_some() {
+                    if v >= self.out.reuse_distance {
+                        self.trace_writes(v + 1 - self.out.reuse_distance);
+                    }
+                    if let Some(x) = self.tr.as_mut() {
+                        let held = held_track(x.trace, Operand::Ofmap, self.out.reuse_distance, v);
+                        let bytes = out_words * mem.ofmap.word_bytes as u64;
+                        x.trace.counter(held, free, bytes as f64);
+                    }
+                }
             }
 
             // ifmap first: a cycle-level DRAM's clock advances in the order completions are asked.
@@ -1557,6 +1938,17 @@ impl<'m, 'c, D: Dma> Sim<'m, 'c, D> {
                 self.ifmap.ready(at, &mut self.dma)
             };
             let f = self.filter.ready(at, &mut self.dma);
+            if T && self.tr.is_some() {
+                if !layer.ctx.input_on_chip {
+                    let j = self.ifmap.load_of(at);
+                    self.trace_loads(0, j + 1);
+                }
+                let j = self.filter.load_of(at);
+                self.trace_loads(1, j + 1);
+                if let Some(tr) = self.tr.as_mut() {
+                    self.dma.trace(tr.trace);
+                }
+            }
             let (ifmap_ready, filter_ready) = (x.max(floor), f.max(floor));
             let out_ready = self.out.ready.max(floor);
             let ready_of = |op: Operand| match op {
@@ -1604,6 +1996,9 @@ impl<'m, 'c, D: Dma> Sim<'m, 'c, D> {
                     .map_or(step.stream_start, |p| p.load_start),
             };
             self.totals[li].first_start.get_or_insert(fold_start);
+            if T {
+                self.trace_fold(&plan, array, &t, 0, &step);
+            }
             let bank = step
                 .array_stream_start
                 .saturating_sub(step.conflict_free_stream_start);
@@ -1629,13 +2024,37 @@ impl<'m, 'c, D: Dma> Sim<'m, 'c, D> {
                     Operand::Ofmap => Cause::Ofmap,
                 };
                 self.charge(li, step.stream_start, stall, cause);
+                if T {
+                    let name = match cause {
+                        Cause::Ifmap => "ifmap",
+                        Cause::Filter => "filter",
+                        _ => "ofmap",
+                    };
+                    self.trace_stall(name, step.array_stream_start, step.stream_start);
+                }
             }
             let mut end = step.end;
             let (mut stat_read, mut stream_read) =
                 (step.last_stationary_read, step.last_stream_read);
 
+            // The rest of the tile's folds, stepped one by one for a trace (the same numbers).
+            if T && self.tr.is_some() {
+                if let Some((max_end, max_cf, stat, stream, bank)) =
+                    self.rest_traced(&plan, array, &t, mem)
+                {
+                    let base = step.stream_start;
+                    if bank > 0 {
+                        let until = max_cf.max(base).max(bank);
+                        self.charge(li, until, bank, Cause::Bank);
+                    }
+                    end = end.max(max_end);
+                    end_cf = end_cf.max(max_cf);
+                    stat_read = stat_read.max(stat);
+                    stream_read = stream_read.max(stream);
+                }
+            }
             // The rest of the tile's folds, from the cache.
-            if let Some(r) = self.cache.rest(&self.stepper, &plan, plan_key, mem) {
+            else if let Some(r) = self.cache.rest(&self.stepper, &plan, plan_key, mem) {
                 let base = step.stream_start;
                 let shift = |x: u64| x + base - BASE;
                 if r.stall_bank > 0 {
@@ -1714,17 +2133,34 @@ impl<'m, 'c, D: Dma> Sim<'m, 'c, D> {
                     });
                     let mut bytes = 0;
                     let mut done = None;
+                    let mut first: Option<u64> = None;
                     for tr in &self.cache.scratch {
                         bytes += tr.bytes();
-                        let id = self.dma.issue(&Transfer {
-                            start: self.out.end + 1,
-                            write: true,
-                            ..*tr
-                        });
+                        let (id, f) = issue_on::<D, T>(
+                            &mut self.dma,
+                            &mut self.tr,
+                            &Transfer {
+                                start: self.out.end + 1,
+                                write: true,
+                                ..*tr
+                            },
+                        );
+                        if T {
+                            first = match (first, f) {
+                                (Some(a), Some(b)) => Some(a.min(b)),
+                                (a, b) => a.or(b),
+                            };
+                        }
                         if D::EAGER {
                             done = Some(done.unwrap_or(0).max(self.dma.complete(id)));
                         } else {
                             ids.push(id);
+                        }
+                    }
+                    if T {
+                        if let Some(x) = self.tr.as_mut() {
+                            let v = self.out.writes.len() - 1;
+                            x.visits[v % 4] = Some((first, bytes, complete, i, true));
                         }
                     }
                     let st = &mut self.totals[li].st;
@@ -1739,6 +2175,12 @@ impl<'m, 'c, D: Dma> Sim<'m, 'c, D> {
                         None => Write::Ids(ids),
                     }
                 };
+                if let (true, Some(x)) = (T, self.tr.as_mut()) {
+                    let v = self.out.writes.len() - 1;
+                    if x.visits[v % 4].is_none() {
+                        x.visits[v % 4] = Some((None, 0, complete, i, false));
+                    }
+                }
                 if self.out.done.len() <= li {
                     self.out.done.resize(li + 1, 0);
                 }
@@ -1767,7 +2209,14 @@ impl<'m, 'c, D: Dma> Sim<'m, 'c, D> {
         if layer.ctx.input_on_chip {
             // The resident input held the ifmap buffer until its last read: the next loads
             // into either half start after it.
+            if T {
+                // The loads before the resident input are done with.
+                self.trace_releases(0, self.ifmap.loads.len());
+            }
             for _ in 0..2 {
+                if let (true, Some(x)) = (T, self.tr.as_mut()) {
+                    x.loads[0][self.ifmap.loads.len() % 4] = None;
+                }
                 self.ifmap.loads.push(Load {
                     ids: Vec::new(),
                     ready: Some(0),
@@ -1775,6 +2224,11 @@ impl<'m, 'c, D: Dma> Sim<'m, 'c, D> {
                 });
             }
             self.ifmap.last_key = None;
+            if let (true, Some(x)) = (T, self.tr.as_mut()) {
+                // Every earlier load was recorded; these hold no DRAM data.
+                x.loads_traced[0] = self.ifmap.loads.len();
+                x.released[0] = self.ifmap.loads.len();
+            }
         }
         Ok(())
     }
@@ -2156,6 +2610,20 @@ pub fn simulate_network(
     opts: ScheduleOptions,
     cancel: CancelHook<'_>,
 ) -> Result<NetworkRun> {
+    simulate_network_traced(array, mem, layers, opts, cancel, None)
+}
+
+/// `simulate_network`, recording into `trace` when given (docs/trace.md, "Scheduled runs"):
+/// with `overlap`, the run as one span of the trace cut into the layers' shares; without, the
+/// layers one after another, each a layer of the trace. The results are the same.
+pub fn simulate_network_traced(
+    array: &ArrayConfig,
+    mem: &MemoryConfig,
+    layers: &[PlannedLayer],
+    opts: ScheduleOptions,
+    cancel: CancelHook<'_>,
+    trace: Option<&mut Trace>,
+) -> Result<NetworkRun> {
     check_plan(mem, layers, opts)?;
     let prepared = prepare(array, layers, mem, opts)?;
     let mut cache = FoldCache::new();
@@ -2163,7 +2631,27 @@ pub fn simulate_network(
         // Every layer alone: simulate_conv_layer's numbers, back to back.
         let mut out = Vec::with_capacity(layers.len());
         let mut start = 0u64;
-        for (l, p) in layers.iter().zip(&prepared) {
+        let mut trace = trace;
+        for (i, (l, p)) in layers.iter().zip(&prepared).enumerate() {
+            if let Some(t) = trace.as_deref_mut() {
+                // The layer alone, recorded (the same numbers as `evaluate_layer`'s).
+                let one = &layers[i..=i];
+                let mut c = FoldCache::new();
+                let ps = &prepared[i..=i];
+                match &mem.dram {
+                    &DramModel::Bandwidth {
+                        bytes_per_cycle,
+                        latency,
+                    } => {
+                        let d = Bandwidth::new(bytes_per_cycle, latency);
+                        network_on(d, array, mem, one, ps, &mut c, cancel, Some(t))?;
+                    }
+                    DramModel::Cycle { .. } => {
+                        let b = DramBackend::new(&mem.dram)?.expect("a cycle-level backend");
+                        network_on(Lazy(b), array, mem, one, ps, &mut c, cancel, Some(t))?;
+                    }
+                }
+            }
             let r = evaluate_layer(
                 &p.array,
                 mem,
@@ -2202,18 +2690,28 @@ pub fn simulate_network(
             &prepared,
             &mut cache,
             cancel,
+            trace,
         )
         .map(|(r, _)| r),
         DramModel::Cycle { .. } => {
             let b = DramBackend::new(&mem.dram)?.expect("a cycle-level model has a backend");
-            let (mut r, d) =
-                network_on(Lazy(b), array, mem, layers, &prepared, &mut cache, cancel)?;
+            let (mut r, d) = network_on(
+                Lazy(b),
+                array,
+                mem,
+                layers,
+                &prepared,
+                &mut cache,
+                cancel,
+                trace,
+            )?;
             r.dram = Some(d.0.stats());
             Ok(r)
         }
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn network_on<D: Dma>(
     dma: D,
     array: &ArrayConfig,
@@ -2222,8 +2720,46 @@ fn network_on<D: Dma>(
     prepared: &[Prepared],
     cache: &mut FoldCache,
     cancel: CancelHook<'_>,
+    trace: Option<&mut Trace>,
 ) -> Result<(NetworkRun, D)> {
-    let mut sim = Sim::new(mem, dma, &prepared[0].array, cache, cancel);
+    match trace {
+        None => network_run::<D, false>(dma, array, mem, layers, prepared, cache, cancel, None),
+        Some(t) => {
+            network_run::<D, true>(dma, array, mem, layers, prepared, cache, cancel, Some(t))
+        }
+    }
+}
+
+fn new_tracer(trace: &mut Trace) -> Tracer<'_> {
+    Tracer {
+        trace,
+        array: None,
+        loads_traced: [0, 0],
+        loads: [[None; 4]; 2],
+        released: [0, 0],
+        words: [[0; 4]; 2],
+        visits: [None; 4],
+        visits_traced: 0,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn network_run<'c, D: Dma, const T: bool>(
+    dma: D,
+    array: &ArrayConfig,
+    mem: &MemoryConfig,
+    layers: &[PlannedLayer],
+    prepared: &[Prepared],
+    cache: &'c mut FoldCache,
+    cancel: CancelHook<'c>,
+    trace: Option<&'c mut Trace>,
+) -> Result<(NetworkRun, D)> {
+    let mut sim: Sim<'_, 'c, D, T> = Sim::new(mem, dma, &prepared[0].array, cache, cancel);
+    if let Some(t) = trace {
+        t.begin_layer_at(t.next_start(), sim.dma.clock());
+        sim.dma.begin_trace(t);
+        sim.tr = Some(new_tracer(t));
+    }
     sim.record = Some(Vec::new());
     // Every layer's totals from the start: a layer's first filter load is issued (and
     // counted) during the layer before it.
@@ -2292,6 +2828,30 @@ fn network_on<D: Dma>(
         .max()
         .unwrap_or(0);
     stalls[nl][Cause::Bank as usize] += last_fold_end - cf.min(last_fold_end);
+    if T {
+        // The tails, the last loads and write-backs, the DRAM's last commands.
+        sim.trace_stall("bank", cf.min(last_fold_end) + 1, last_fold_end + 1);
+        sim.trace_stall("ofmap", last_fold_end + 1, total_end + 1);
+        let (i, f) = (sim.ifmap.loads.len(), sim.filter.loads.len());
+        sim.trace_loads(0, i);
+        sim.trace_loads(1, f);
+        sim.trace_releases(0, i);
+        sim.trace_releases(1, f);
+        sim.trace_writes(sim.out.writes.len());
+        if let Some(x) = sim.tr.take() {
+            sim.dma.trace(x.trace);
+            x.trace.end_layer(total_end + 1);
+            let base = x.trace.layers.last().map_or(0, |l| l.start);
+            let spans: Vec<LayerSpan> = shares
+                .iter()
+                .map(|&(s, e)| LayerSpan {
+                    start: base + s,
+                    cycles: e + 1 - s,
+                })
+                .collect();
+            x.trace.split_last_layer(&spans);
+        }
+    }
     let busy_total = sim.dma.busy_cycles();
     let mut out = Vec::with_capacity(layers.len());
     for li in 0..prepared.len() {
