@@ -3,6 +3,7 @@
 //! cycle-level backend's clock, during which it keeps serving every transfer issued so far, so
 //! consecutive transfers overlap as they would in hardware.
 
+use super::tracks::interface_track;
 use super::DramModel;
 use crate::dram::{ClockConverter, Command, Dram, DramStats, IssuedCommand};
 use crate::error::Result;
@@ -153,14 +154,7 @@ impl Backend for BandwidthModel {
         if !trace.wants(Category::Dram) {
             return;
         }
-        let track = trace.track(
-            Category::Dram,
-            "dram",
-            "interface",
-            Clock::Acc,
-            false,
-            ["bytes", "", "", ""],
-        );
+        let track = interface_track(trace);
         let (read, write) = (trace.name("read"), trace.name("write"));
         for &(issue, cycles, bytes, w) in &self.slots[self.traced..] {
             let name = if w { write } else { read };

@@ -10,6 +10,7 @@ mod energy;
 pub mod schedule;
 mod system;
 mod tiling;
+mod tracks;
 
 pub use backend::{Backend, BandwidthModel, DramBackend, Transfer};
 pub use conv::{ActivationLayout, ConvGeometry};
@@ -211,6 +212,17 @@ pub enum Operand {
     Ifmap,
     Filter,
     Ofmap,
+}
+
+impl Operand {
+    /// SCALE-Sim's name of the tensor: `ifmap`, `filter`, `ofmap`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Operand::Ifmap => "ifmap",
+            Operand::Filter => "filter",
+            Operand::Ofmap => "ofmap",
+        }
+    }
 }
 
 crate::stats::declare_stats! {

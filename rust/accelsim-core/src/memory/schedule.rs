@@ -31,6 +31,7 @@
 use super::backend::{Backend, DramBackend, Transfer, TransferId};
 use super::conv::{ActivationLayout, ConvGeometry};
 use super::tiling::{Dim, Tiling};
+use super::tracks::{dma_track, held_track, interface_track};
 use super::{roles, DramModel, EnergyStats, LayerResult, MemStats, MemoryConfig, Operand};
 use crate::config::{ArrayConfig, ArrayParams, Dataflow};
 use crate::dram::ClockConverter;
@@ -40,7 +41,7 @@ use crate::gemm::Fold;
 use crate::gemm::{fold_count, Gemm, MAX_FOLDS};
 use crate::stats::GemmStats;
 use crate::timing::{bank_write_lag, CancelHook, FoldTiming};
-use crate::trace::{ArrayTracks, Category, Clock, LayerSpan, Trace, TrackId};
+use crate::trace::{ArrayTracks, Category, LayerSpan, Trace};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -190,14 +191,7 @@ impl Dma for Bandwidth {
         let first = t.start.max(self.free);
         let id = self.issue(t);
         if trace.wants(Category::Dram) {
-            let track = trace.track(
-                Category::Dram,
-                "dram",
-                "interface",
-                Clock::Acc,
-                false,
-                ["bytes", "", "", ""],
-            );
+            let track = interface_track(trace);
             let name = trace.name(if t.write { "write" } else { "read" });
             let args = [t.bytes() as i64, 0, 0, 0];
             trace.slice(track, name, first, self.free - first, args);
@@ -1350,40 +1344,6 @@ type LoadTrace = (Option<u64>, u64, u64);
 /// outputs (or partial sums), tile, whether it went to DRAM (not when kept on chip).
 type VisitTrace = (Option<u64>, u64, bool, u64, bool);
 
-const DMA_ARGS: [&str; 4] = ["bytes", "tile", "load", ""];
-
-/// The occupancy counter of the buffer half of load (or visit) `j` of `op`.
-fn held_track(trace: &mut Trace, op: Operand, halves: usize, j: usize) -> TrackId {
-    let op = op_name(op);
-    let thread = if halves == 2 {
-        format!("{op}, half {}", j % 2)
-    } else {
-        op.to_string()
-    };
-    let args = ["bytes", "", "", ""];
-    trace.track(Category::Buffer, "buffers", &thread, Clock::Acc, true, args)
-}
-
-fn op_name(op: Operand) -> &'static str {
-    match op {
-        Operand::Ifmap => "ifmap",
-        Operand::Filter => "filter",
-        Operand::Ofmap => "ofmap",
-    }
-}
-
-/// The DMA track of load (or visit) `j` of `op` with `halves` buffer halves.
-fn dma_track(trace: &mut Trace, op: Operand, halves: usize, j: usize) -> TrackId {
-    let op = op_name(op);
-    let thread = match (op, halves) {
-        ("ofmap", 2) => format!("ofmap, half {}", j % 2),
-        ("ofmap", _) => "ofmap".to_string(),
-        (_, 2) => format!("{op} load, half {}", j % 2),
-        _ => format!("{op} load"),
-    };
-    trace.track(Category::Dma, "dma", &thread, Clock::Acc, false, DMA_ARGS)
-}
-
 /// The fold at index `i` of a tile's plan, with its GEMM origin.
 fn fold_of(plan: &FoldPlan, a: &ArrayConfig, t: &Tile, i: u64) -> Fold {
     let (r, c) = (a.rows() as u64, a.cols() as u64);
@@ -1515,7 +1475,7 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
             &mut self.filter
         };
         let halves = if stream.double { 2 } else { 1 };
-        let name = tr.trace.name(&format!("{} load", op_name(stream.op)));
+        let name = tr.trace.name(&format!("{} load", stream.op.name()));
         for j in tr.loads_traced[which]..upto {
             let Some((first, bytes, tile)) = tr.loads[which][j % 4] else {
                 continue;

@@ -6,6 +6,7 @@
 use super::backend::{Backend, BandwidthModel, DramBackend, Transfer, TransferId};
 use super::conv::{ActivationLayout, ConvGeometry};
 use super::tiling::{choose_tiling, dim_of, Dim, Tiling};
+use super::tracks::{dma_track, held_track};
 use super::{roles, DramModel, EnergyStats, MemStats, MemoryConfig, Operand};
 use crate::config::{ArrayConfig, Dataflow};
 use crate::dram::DramStats;
@@ -14,7 +15,7 @@ use crate::fast::{FastArray, Rates};
 use crate::gemm::{default_folds, Fold, Gemm, MAX_FOLDS};
 use crate::stats::GemmStats;
 use crate::timing::{CancelHook, FoldTiming};
-use crate::trace::{ArrayTracks, Category, Clock, Trace, TrackId};
+use crate::trace::{ArrayTracks, Trace, TrackId};
 
 /// A layer simulated with its memory system.
 #[derive(Debug, Clone)]
@@ -202,9 +203,11 @@ struct InputStream {
     last_key: Option<(u64, u64, u64)>,
     /// Load index of each tile.
     tile_load: Vec<usize>,
-    /// Loads whose transfer, and whose release, are already recorded in a trace.
+    /// Loads whose transfer, and whose release, are already recorded in a trace, and the
+    /// trace's tracks of this stream.
     traced_loads: usize,
     traced: usize,
+    tracks: Option<HalfTracks>,
 }
 
 impl InputStream {
@@ -218,6 +221,7 @@ impl InputStream {
             tile_load: Vec::with_capacity(n_tiles),
             traced_loads: 0,
             traced: 0,
+            tracks: None,
         }
     }
 
@@ -300,22 +304,19 @@ impl InputStream {
         self.loads.len().saturating_sub(reuse)
     }
 
-    /// The DMA track and the occupancy counter of each buffer half, and the slice name.
-    fn tracks(&self, trace: &mut Trace) -> (Vec<TrackId>, Vec<TrackId>, u32) {
-        let op = op_name(self.op);
-        let halves = if self.double { 2 } else { 1 };
-        let mut dma = Vec::with_capacity(halves);
-        let mut held = Vec::with_capacity(halves);
-        for h in 0..halves {
-            let (load, half) = if halves == 2 {
-                (format!("{op} load, half {h}"), format!("{op}, half {h}"))
-            } else {
-                (format!("{op} load"), op.to_string())
-            };
-            dma.push(trace.track(Category::Dma, "dma", &load, Clock::Acc, false, DMA_ARGS));
-            held.push(trace.track(Category::Buffer, "buffers", &half, Clock::Acc, true, HELD));
-        }
-        (dma, held, trace.name(&format!("{op} load")))
+    /// The DMA track and the occupancy counter of each buffer half, and the slice name;
+    /// made on the first call of a layer, then kept.
+    fn tracks(&mut self, trace: &mut Trace) -> &HalfTracks {
+        let (op, halves) = (self.op, if self.double { 2 } else { 1 });
+        self.tracks.get_or_insert_with(|| {
+            let mut t = HalfTracks::default();
+            for h in 0..halves {
+                t.dma.push(dma_track(trace, op, halves, h));
+                t.held.push(held_track(trace, op, halves, h));
+            }
+            t.name = trace.name(&format!("{} load", op.name()));
+            t
+        })
     }
 
     /// Record loads `traced_loads..upto` (each complete): a DMA slice on their buffer half's
@@ -326,7 +327,7 @@ impl InputStream {
         if self.traced_loads >= upto {
             return;
         }
-        let (dma, held, name) = self.tracks(trace);
+        let HalfTracks { dma, held, name } = self.tracks(trace).clone();
         let halves = dma.len();
         for j in self.traced_loads..upto {
             let l = &self.loads[j];
@@ -359,7 +360,7 @@ impl InputStream {
         if self.traced >= upto {
             return;
         }
-        let (_, held, _) = self.tracks(trace);
+        let held = self.tracks(trace).held.clone();
         let halves = held.len();
         for j in self.traced..upto {
             let l = &self.loads[j];
@@ -371,19 +372,14 @@ impl InputStream {
     }
 }
 
-fn op_name(op: Operand) -> &'static str {
-    match op {
-        Operand::Ifmap => "ifmap",
-        Operand::Filter => "filter",
-        Operand::Ofmap => "ofmap",
-    }
+/// A stream's tracks: per buffer half its DMA track and occupancy counter, and the name of
+/// its slices.
+#[derive(Debug, Clone, Default)]
+struct HalfTracks {
+    dma: Vec<TrackId>,
+    held: Vec<TrackId>,
+    name: u32,
 }
-
-/// What a DMA slice's arguments mean.
-const DMA_ARGS: [&str; 4] = ["bytes", "tile", "load", ""];
-
-/// What a buffer half's occupancy counter holds.
-const HELD: [&str; 4] = ["bytes", "", "", ""];
 
 /// Simulate one layer on `array` with the memory system `mem`; `tiling` overrides the default
 /// chooser.
@@ -517,8 +513,9 @@ struct OutputStream {
     /// Per visit: when its half was free, its partial-sum read-back, its words and bytes
     /// written, whether it wrote final outputs, and its last tile (for traces).
     visits: Vec<Visit>,
-    /// Visits already recorded in a trace.
+    /// Visits already recorded in a trace, and the trace's tracks of the buffer.
     traced: usize,
+    tracks: Option<HalfTracks>,
     /// When the current visit's half is free and, if needed, its partial sums are back.
     ready: u64,
     end: u64,
@@ -537,27 +534,25 @@ struct Visit {
 }
 
 impl OutputStream {
-    /// The DMA track and the occupancy counter of each half.
-    fn tracks(&self, trace: &mut Trace) -> (Vec<TrackId>, Vec<TrackId>) {
+    /// The DMA track and the occupancy counter of each half, and the read-back's slice name;
+    /// made on the first call of a layer, then kept.
+    fn tracks(&mut self, trace: &mut Trace) -> &HalfTracks {
         let halves = self.reuse_distance;
-        let mut dma = Vec::with_capacity(halves);
-        let mut held = Vec::with_capacity(halves);
-        for h in 0..halves {
-            let name = if halves == 2 {
-                format!("ofmap, half {h}")
-            } else {
-                "ofmap".to_string()
-            };
-            dma.push(trace.track(Category::Dma, "dma", &name, Clock::Acc, false, DMA_ARGS));
-            held.push(trace.track(Category::Buffer, "buffers", &name, Clock::Acc, true, HELD));
-        }
-        (dma, held)
+        self.tracks.get_or_insert_with(|| {
+            let mut t = HalfTracks::default();
+            for h in 0..halves {
+                t.dma.push(dma_track(trace, Operand::Ofmap, halves, h));
+                t.held.push(held_track(trace, Operand::Ofmap, halves, h));
+            }
+            t.name = trace.name("psum read-back");
+            t
+        })
     }
 
     /// Record the start of the newest visit: its partial-sum read-back on its half's DMA track
     /// and the half's occupancy rising to its words at the cycle the half was free.
     fn trace_start(&mut self, trace: &mut Trace, backend: &mut dyn Backend, mem: &MemoryConfig) {
-        let (dma, held) = self.tracks(trace);
+        let HalfTracks { dma, held, name } = self.tracks(trace).clone();
         let v = self.visits.len() - 1;
         let visit = &self.visits[v];
         let halves = dma.len();
@@ -565,7 +560,6 @@ impl OutputStream {
             let first = backend.started(id);
             let done = backend.complete(id) + 1;
             let args = [bytes as i64, visit.tile as i64, v as i64, 0];
-            let name = trace.name("psum read-back");
             trace.slice(dma[v % halves], name, first, done - first, args);
         }
         let bytes = visit.words * mem.ofmap.word_bytes as u64;
@@ -579,7 +573,7 @@ impl OutputStream {
         if self.traced >= upto {
             return;
         }
-        let (dma, held) = self.tracks(trace);
+        let HalfTracks { dma, held, .. } = self.tracks(trace).clone();
         let halves = dma.len();
         let (write, spill) = (trace.name("ofmap write-back"), trace.name("psum spill"));
         for v in self.traced..upto {
@@ -654,6 +648,7 @@ fn run_tiles(
         readback: false,
         visits: Vec::new(),
         traced: 0,
+        tracks: None,
     };
     let mut fast = FastArray::new(array);
     let mut kept = Vec::new();
@@ -830,7 +825,7 @@ fn run_tiles(
                 if let (Some(tr), Some(tk)) = (trace.as_deref_mut(), &tracks) {
                     tk.stall(
                         tr,
-                        op_name(cause),
+                        cause.name(),
                         step.array_stream_start,
                         step.timing.stream_start,
                     );
