@@ -17,6 +17,7 @@ import accelsim
 from accelsim import Accelerator, Memory, VectorUnit
 from accelsim.errors import ConfigError
 from accelsim.trace import TRACE_CATEGORIES, TraceOptions
+from trace_json import check_well_formed, slices
 
 ACC = Accelerator(rows=8, cols=8)
 SMALL = {"ifmap_bytes": 4 << 10, "filter_bytes": 4 << 10, "ofmap_bytes": 16 << 10}
@@ -64,46 +65,7 @@ def test_tracing_observes(traced: Any) -> None:
 def test_events_lie_inside_the_run_and_never_overlap_on_a_thread(traced: Any) -> None:
     _, result, data = traced
     end_us = result.total_cycles / result.accelerator.freq_mhz
-    named: set[tuple[int, int]] = set()
-    processes: set[int] = set()
-    per_thread: dict[tuple[int, int], list[tuple[float, float]]] = defaultdict(list)
-    for e in data["traceEvents"]:
-        if e["ph"] == "M":
-            if e["name"] == "thread_name":
-                named.add((e["pid"], e["tid"]))
-            if e["name"] == "process_name":
-                processes.add(e["pid"])
-            continue
-        assert e["ts"] >= 0
-        if e["ph"] == "X":
-            assert e["dur"] >= 0
-            assert e["ts"] + e["dur"] <= end_us + 1e-6, e
-            per_thread[(e["pid"], e["tid"])].append((e["ts"], e["ts"] + e["dur"]))
-        elif e["ph"] == "C":
-            assert e["ts"] <= end_us + 1e-6
-            assert e["pid"] in processes
-    for thread, spans in per_thread.items():
-        assert thread in named, f"thread {thread} has no name"
-        spans.sort()
-        for a, b in itertools.pairwise(spans):
-            assert a[1] <= b[0] + 1e-9, f"{thread}: {a} overlaps {b}"
-
-
-def _thread_ids(data: dict[str, Any], prefix: str) -> set[tuple[int, int]]:
-    return {
-        (e["pid"], e["tid"])
-        for e in data["traceEvents"]
-        if e["ph"] == "M" and e["name"] == "thread_name" and e["args"]["name"].startswith(prefix)
-    }
-
-
-def _slices(data: dict[str, Any], prefix: str, name: str | None = None) -> list[dict[str, Any]]:
-    ids = _thread_ids(data, prefix)
-    return [
-        e
-        for e in data["traceEvents"]
-        if e["ph"] == "X" and (e["pid"], e["tid"]) in ids and (name is None or e["name"] == name)
-    ]
+    check_well_formed(data, end_us)
 
 
 def test_busy_time_stalls_and_bytes_equal_the_statistics(traced: Any) -> None:
@@ -115,15 +77,15 @@ def test_busy_time_stalls_and_bytes_equal_the_statistics(traced: Any) -> None:
         return round(sum(e["dur"] for e in events) * f)
 
     # default buffers have enough banks: one vector per cycle
-    assert cycles(_slices(data, "stream", "fold")) == totals["stream_vectors"]
-    assert len(_slices(data, "stream", "fold")) == totals["folds"]
-    assert cycles(_slices(data, "stationary load")) == totals["stationary_load_cycles"]
-    assert sum(e["args"]["macs"] for e in _slices(data, "stream")) == result.total_macs
+    assert cycles(slices(data, "stream", "fold")) == totals["stream_vectors"]
+    assert len(slices(data, "stream", "fold")) == totals["folds"]
+    assert cycles(slices(data, "stationary load")) == totals["stationary_load_cycles"]
+    assert sum(e["args"]["macs"] for e in slices(data, "stream")) == result.total_macs
     stalls = result.stalls
     assert stalls is not None
     refresh = stalls.pop("refresh", 0)
     for cause, stat in stalls.items():
-        traced_cycles = cycles(_slices(data, "stalls", cause))
+        traced_cycles = cycles(slices(data, "stalls", cause))
         if refresh == 0:
             assert traced_cycles == stat, cause
         else:
@@ -136,15 +98,15 @@ def test_busy_time_stalls_and_bytes_equal_the_statistics(traced: Any) -> None:
         ("ofmap", "psum spill", "dram_psum_write_bytes"),
         ("ofmap", "psum read-back", "dram_psum_read_bytes"),
     ]:
-        assert sum(e["args"]["bytes"] for e in _slices(data, thread, name)) == totals[stat]
+        assert sum(e["args"]["bytes"] for e in slices(data, thread, name)) == totals[stat]
     dram = [layer.dram for layer in result.layers]
     if dram[0] is None:
-        busy = _slices(data, "interface")
+        busy = slices(data, "interface")
         assert cycles(busy) == totals["dram_busy_cycles"]
     else:
         for command, stat in [("RD", "reads"), ("WR", "writes"), ("ACT", "activates")]:
             expected = sum(int(d[stat]) for d in dram if d is not None)
-            assert len(_slices(data, "ch", command)) == expected, command
+            assert len(slices(data, "ch", command)) == expected, command
 
 
 def test_occupancy_counters_stay_within_the_buffers(traced: Any) -> None:

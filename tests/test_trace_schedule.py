@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from accelsim import Accelerator, Memory
 from accelsim.mapping import Schedule, read_schedule
 from accelsim.search import run_schedule, search
 from accelsim.trace import TraceOptions
+from trace_json import check_well_formed, slices
 
 ACC = Accelerator(rows=8, cols=8)
 SMALL = {"ifmap_bytes": 4 << 10, "filter_bytes": 4 << 10, "ofmap_bytes": 16 << 10}
@@ -55,23 +55,6 @@ def scheduled(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     return plain, traced, data, given, memory
 
 
-def _thread_ids(data: dict[str, Any], prefix: str) -> set[tuple[int, int]]:
-    return {
-        (e["pid"], e["tid"])
-        for e in data["traceEvents"]
-        if e["ph"] == "M" and e["name"] == "thread_name" and e["args"]["name"].startswith(prefix)
-    }
-
-
-def _slices(data: dict[str, Any], prefix: str, name: str | None = None) -> list[dict[str, Any]]:
-    ids = _thread_ids(data, prefix)
-    return [
-        e
-        for e in data["traceEvents"]
-        if e["ph"] == "X" and (e["pid"], e["tid"]) in ids and (name is None or e["name"] == name)
-    ]
-
-
 def test_tracing_a_schedule_observes(scheduled: Any) -> None:
     plain, traced, _, _, _ = scheduled
     assert dataclass_dict(traced) == dataclass_dict(plain)
@@ -94,21 +77,7 @@ def dataclass_dict(r: accelsim.NetworkResult) -> dict[str, Any]:
 def test_events_lie_inside_the_run_and_never_overlap_on_a_thread(scheduled: Any) -> None:
     _, traced, data, _, _ = scheduled
     end_us = traced.total_cycles / traced.accelerator.freq_mhz
-    per_thread: dict[tuple[int, int], list[tuple[float, float]]] = defaultdict(list)
-    for e in data["traceEvents"]:
-        if e["ph"] == "M":
-            continue
-        assert e["ts"] >= 0
-        if e["ph"] == "X":
-            assert e["ts"] + e["dur"] <= end_us + 1e-6, e
-            per_thread[(e["pid"], e["tid"])].append((e["ts"], e["ts"] + e["dur"]))
-        elif e["ph"] == "C":
-            assert e["ts"] <= end_us + 1e-6
-    assert per_thread
-    for thread, spans in per_thread.items():
-        spans.sort()
-        for a, b in itertools.pairwise(spans):
-            assert a[1] <= b[0] + 1e-9, f"{thread}: {a} overlaps {b}"
+    check_well_formed(data, end_us)
 
 
 def test_folds_stalls_and_bytes_add_up(scheduled: Any) -> None:
@@ -119,14 +88,14 @@ def test_folds_stalls_and_bytes_add_up(scheduled: Any) -> None:
     def cycles(events: list[dict[str, Any]]) -> int:
         return round(sum(e["dur"] for e in events) * f)
 
-    folds = _slices(data, "stream", "fold")
+    folds = slices(data, "stream", "fold")
     assert len(folds) == totals["folds"]
     assert sum(e["args"]["macs"] for e in folds) == traced.total_macs
     stalls = traced.stalls
     assert stalls is not None
     for cause, stat in stalls.items():
         if cause != "refresh":
-            assert cycles(_slices(data, "stalls", cause)) == stat, cause
+            assert cycles(slices(data, "stalls", cause)) == stat, cause
     for thread, name, stat in [
         ("ifmap load", "ifmap load", "dram_ifmap_bytes"),
         ("filter load", "filter load", "dram_filter_bytes"),
@@ -134,7 +103,7 @@ def test_folds_stalls_and_bytes_add_up(scheduled: Any) -> None:
         ("ofmap", "psum spill", "dram_psum_write_bytes"),
         ("ofmap", "psum read-back", "dram_psum_read_bytes"),
     ]:
-        assert sum(e["args"]["bytes"] for e in _slices(data, thread, name)) == totals[stat]
+        assert sum(e["args"]["bytes"] for e in slices(data, thread, name)) == totals[stat]
     counters = [e for e in data["traceEvents"] if e["ph"] == "C" and e["cat"] == "buffer"]
     assert counters and all(min(e["args"].values()) >= 0 for e in counters)
 
