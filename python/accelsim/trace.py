@@ -215,6 +215,10 @@ class Trace:
         self.dram_mhz = recorder.dram_khz / 1000.0
         self.names = list(recorder.names)
         self.tracks = tuple(TrackInfo(*t) for t in recorder.tracks())
+        # Per track: whether it holds the cycle-level DRAM's commands (one per bank or rank).
+        self._command_track = np.array(
+            [t.process == "dram" and t.clock == "dram" for t in self.tracks], dtype=bool
+        )
         native_layers = recorder.layers()
         starts = native_layers["start"].astype(np.int64) + offset
         cycles = native_layers["cycles"].astype(np.int64)
@@ -364,15 +368,19 @@ class Trace:
             recorded_until=recorded[1],
         )
 
+    def _on_command_track(self) -> NDArray[np.bool_]:
+        """Per slice: whether it is a DRAM command (on a bank or rank track)."""
+        track = self._slices["track"].astype(np.int64)
+        if len(track) == 0:
+            return np.zeros(0, dtype=bool)
+        return self._command_track[track]
+
     def _dram_traffic(self) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
         """Starts, durations and bytes of what crossed the DRAM interface: the bursts of the
         cycle-level DRAM's RD and WR commands, the bandwidth model's interface intervals, or
         (without the ``dram`` category) the DMA transfers' spans."""
         track = self._slices["track"]
-        bursts = np.isin(
-            track,
-            [i for i, t in enumerate(self.tracks) if t.process == "dram" and t.clock == "dram"],
-        ) & (self._slices["arg1"] > 0)
+        bursts = self._on_command_track() & (self._slices["arg1"] > 0)
         if bursts.any():
             sel, amount = bursts, self._slices["arg1"]
         else:
@@ -431,12 +439,7 @@ class Trace:
             "max_events": str(self.max_events),
             "events": str(self.events),
         }
-        burst = self._slices["arg1"][
-            np.isin(
-                self._slices["track"],
-                [i for i, t in enumerate(self.tracks) if t.process == "dram" and t.clock == "dram"],
-            )
-        ]
+        burst = self._slices["arg1"][self._on_command_track()]
         if len(burst) and burst.max() > 0:
             data["dram_burst_bytes"] = f"{int(burst.max())} (each RD and WR slice moves one burst)"
         if self.shifted:
@@ -525,7 +528,7 @@ class Trace:
             pid = pids.get(t.process, len(pids) + 1)
             heads.append((f'"cat":"{t.category}","pid":{pid},"tid":{i + 10}', t.args))
         names = [json.dumps(x) for x in self.names]
-        head_dram = [t.process == "dram" and t.clock == "dram" for t in self.tracks]
+        head_dram = self._command_track.tolist()
         # DRAM commands: the row of ACT, RD and WR (the burst size is in otherData).
         no_row = {"REF", "PREA", "PRE"}
         out = []
