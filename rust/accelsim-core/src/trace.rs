@@ -286,7 +286,7 @@ impl Trace {
         assert!(self.in_layer, "end_layer without begin_layer");
         let layer = self.layers.last_mut().expect("a layer");
         layer.cycles = cycles;
-        let (start, clock) = (layer.start, self.clock);
+        let clock = self.clock;
         for i in self.layer_first_slice..self.slices.track.len() {
             let end = match self.tracks[self.slices.track[i] as usize].clock {
                 Clock::Acc => cycles,
@@ -316,7 +316,6 @@ impl Trace {
             retain(&mut c.time, &keep);
             retain(&mut c.value, &keep);
         }
-        let _ = start;
         self.in_layer = false;
     }
 
@@ -408,23 +407,13 @@ impl Trace {
 
     /// Layer-relative time on `clock` of global accelerator cycle `g` (saturating at 0).
     fn local(&self, clock: Clock, g: u64) -> u64 {
-        let base = self.layers.last().map_or(0, |l| l.start);
-        let t = g.saturating_sub(base);
+        if g == u64::MAX {
+            return u64::MAX; // an open window's end
+        }
+        let t = g.saturating_sub(self.layers.last().map_or(0, |l| l.start));
         match (clock, self.clock) {
-            (Clock::Dram, Some(c)) => {
-                if g == u64::MAX {
-                    u64::MAX
-                } else {
-                    c.to_dram(t)
-                }
-            }
-            _ => {
-                if g == u64::MAX {
-                    u64::MAX
-                } else {
-                    t
-                }
-            }
+            (Clock::Dram, Some(c)) => c.to_dram(t),
+            _ => t,
         }
     }
 
