@@ -21,6 +21,11 @@ macro_rules! declare_stats {
             pub fn add(&mut self, other: &Self) {
                 $(self.$field += other.$field;)+
             }
+
+            /// Field-wise difference from `earlier` (what was added since).
+            pub fn minus(&self, earlier: &Self) -> Self {
+                Self { $($field: self.$field - earlier.$field,)+ }
+            }
         }
     };
 }

@@ -45,6 +45,8 @@ use crate::trace::{ArrayTracks, Category, LayerSpan, Trace};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
+mod memo;
+
 // ---------------------------------------------------------------------------------------------
 // The DMA engine's view of a DRAM backend.
 
@@ -57,6 +59,18 @@ pub(crate) trait Dma {
     fn issue(&mut self, t: &Transfer) -> Self::Id;
     fn complete(&mut self, id: Self::Id) -> u64;
     fn busy_cycles(&self) -> u64;
+    /// Whether the pass memo (`memo.rs`) may replay this DMA's work: it answers at issue, its
+    /// whole state is `memo_state`, and its answers move with the issue cycle.
+    const MEMO: bool = false;
+    /// The memo: (the cycle the DMA is free from, its busy cycles).
+    fn memo_state(&self) -> [u64; 2] {
+        [0, 0]
+    }
+    fn memo_restore(&mut self, _free: u64, _busy: u64) {}
+    /// The memo: what besides its byte count a transfer's cost depends on.
+    fn memo_cost(&self, _t: &Transfer) -> u64 {
+        0
+    }
     /// Traces: issue `t`, recording what the DRAM model shows of it (the bandwidth model: the
     /// interface's busy interval), and the cycle its first byte moves when known at issue.
     fn issue_traced(&mut self, t: &Transfer, _trace: &mut Trace) -> (Self::Id, Option<u64>) {
@@ -186,6 +200,22 @@ impl Dma for Bandwidth {
     }
     fn busy_cycles(&self) -> u64 {
         self.busy
+    }
+    const MEMO: bool = true;
+    fn memo_state(&self) -> [u64; 2] {
+        [self.free, self.busy]
+    }
+    fn memo_restore(&mut self, free: u64, busy: u64) {
+        self.free = free;
+        self.busy = busy;
+    }
+    fn memo_cost(&self, t: &Transfer) -> u64 {
+        // The bursts a transfer occupies depend on where its runs start.
+        if self.burst > 1 {
+            bus_bytes(t, self.burst)
+        } else {
+            0
+        }
     }
     fn issue_traced(&mut self, t: &Transfer, trace: &mut Trace) -> (u64, Option<u64>) {
         let first = t.start.max(self.free);
@@ -727,6 +757,7 @@ pub struct FoldCache {
     /// Buffers an evaluation reuses from the previous one (no allocation per candidate).
     inputs: InputMemo,
     scratch: Vec<Transfer>,
+    memo: memo::PassMemo,
 }
 
 /// A layer's ifmap tiles' DRAM transfers, computed once per tile (an ifmap tile is read again
@@ -1411,6 +1442,8 @@ struct Sim<'m, 'c, D: Dma, const T: bool = false> {
     /// Per-layer totals.
     totals: Vec<LayerTotals>,
     tr: Option<Tracer<'c>>,
+    /// Take repeated passes from the pass memo (`memo.rs`; a single layer, untraced).
+    memo: bool,
 }
 
 impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
@@ -1455,6 +1488,7 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
             input_floor: 0,
             totals: Vec::new(),
             tr: None,
+            memo: false,
         }
     }
 
@@ -1810,7 +1844,46 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
         let mut tile_words = 0;
         let mut cur = order.tile(0);
         let mut before: Option<Tile> = None;
-        for i in 0..n {
+        // Passes of at most `chunk` tiles along the innermost loop, taken from the memo where
+        // they repeat (`memo.rs`).
+        let inner = order.counts[2];
+        let chunk = memo::chunk(inner);
+        let memo_on = !T
+            && D::MEMO
+            && self.memo
+            && self.record.is_none()
+            && next.is_none()
+            && mem.accumulator
+            && !layer.ctx.input_on_chip
+            && !layer.ctx.keep_output
+            && floor == 0;
+        if memo_on {
+            self.cache.memo.reset();
+        }
+        let mut pending: Option<memo::Pending> = None;
+        let mut i = 0;
+        while i < n {
+            let j = i % inner;
+            if memo_on && i > 0 && j % chunk == 0 {
+                if let Some(p) = pending.take() {
+                    self.memo_record(li, layer, i, p);
+                }
+                let l = chunk.min(inner - j);
+                if i + l < n {
+                    let b = before.expect("a tile before");
+                    if self.memo_pass(li, layer, i, (cur, b), (j, l, chunk), &mut pending) {
+                        let done = self.tiles_done;
+                        self.tiles_done += l;
+                        if done >> 12 != self.tiles_done >> 12 && (self.cancel)() {
+                            return Err(Error::Cancelled);
+                        }
+                        i += l;
+                        cur = order.tile(i);
+                        before = Some(order.tile(i - 1));
+                        continue;
+                    }
+                }
+            }
             let t = cur;
             let at = (li, i);
             let following = if i + 1 < n {
@@ -2165,6 +2238,7 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
             if let Some(nt) = following {
                 cur = nt;
             }
+            i += 1;
         }
         if layer.ctx.input_on_chip {
             // The resident input held the ifmap buffer until its last read: the next loads
@@ -2442,6 +2516,7 @@ fn layer_on<D: Dma>(
         ScheduleOptions::default(),
     )?;
     let mut sim = Sim::new(mem, dma, array, cache, cancel);
+    sim.memo = true;
     sim.totals.push(LayerTotals::default());
     sim.run_layer(0, &prepared[0], None)?;
     let r = finish_layer(&mut sim, array, tiling);
