@@ -66,10 +66,15 @@ pub(crate) trait Dma {
     fn memo_state(&self) -> [u64; 2] {
         [0, 0]
     }
-    fn memo_restore(&mut self, _free: u64, _busy: u64) {}
-    /// The memo: what besides its byte count a transfer's cost depends on.
+    fn memo_set_free(&mut self, _free: u64) {}
+    fn memo_add_busy(&mut self, _busy: u64) {}
+    /// The memo: what besides its byte count a transfer's cost depends on, and whether that
+    /// is never its address.
     fn memo_cost(&self, _t: &Transfer) -> u64 {
         0
+    }
+    fn memo_address_free(&self) -> bool {
+        true
     }
     /// Traces: issue `t`, recording what the DRAM model shows of it (the bandwidth model: the
     /// interface's busy interval), and the cycle its first byte moves when known at issue.
@@ -205,9 +210,14 @@ impl Dma for Bandwidth {
     fn memo_state(&self) -> [u64; 2] {
         [self.free, self.busy]
     }
-    fn memo_restore(&mut self, free: u64, busy: u64) {
+    fn memo_set_free(&mut self, free: u64) {
         self.free = free;
-        self.busy = busy;
+    }
+    fn memo_add_busy(&mut self, busy: u64) {
+        self.busy += busy;
+    }
+    fn memo_address_free(&self) -> bool {
+        self.burst <= 1
     }
     fn memo_cost(&self, t: &Transfer) -> u64 {
         // The bursts a transfer occupies depend on where its runs start.
@@ -1861,28 +1871,35 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
             self.cache.memo.reset();
         }
         let mut pending: Option<memo::Pending> = None;
+        let mut cursor = memo::Cursor::default();
         let mut i = 0;
         while i < n {
             let j = i % inner;
             if memo_on && i > 0 && j % chunk == 0 {
                 if let Some(p) = pending.take() {
-                    self.memo_record(li, layer, i, p);
+                    self.memo_record(li, layer, i, p, &mut cursor);
                 }
                 let l = chunk.min(inner - j);
                 if i + l < n {
                     let b = before.expect("a tile before");
-                    if self.memo_pass(li, layer, i, (cur, b), (j, l, chunk), &mut pending) {
+                    let pass = (j, l, chunk);
+                    let hit =
+                        self.memo_pass(li, layer, i, (cur, b), pass, &mut cursor, &mut pending);
+                    if let Some((next_tile, last)) = hit {
                         let done = self.tiles_done;
                         self.tiles_done += l;
                         if done >> 12 != self.tiles_done >> 12 && (self.cancel)() {
                             return Err(Error::Cancelled);
                         }
                         i += l;
-                        cur = order.tile(i);
-                        before = Some(order.tile(i - 1));
+                        cur = next_tile;
+                        before = Some(last);
                         continue;
                     }
                 }
+            }
+            if memo_on {
+                self.memo_step(li, i, &cur, &mut cursor);
             }
             let t = cur;
             let at = (li, i);

@@ -69,6 +69,20 @@ impl Tiling {
 
     /// Check that every tile fits its buffer; the error names the buffer, its capacity and what
     /// the tiling asked for.
+    /// Whether [`Self::check`] passes (without building its error message).
+    pub fn fits(&self, g: &Gemm, mem: &MemoryConfig) -> bool {
+        let dims_ok = [(self.m, g.m), (self.k, g.k), (self.n, g.n)]
+            .iter()
+            .all(|&(v, full)| v >= 1 && v <= full);
+        let fits = |buf: &BufferConfig, rows: u64, cols: u64| {
+            rows * cols * buf.word_bytes as u64 <= buf.tile_capacity()
+        };
+        dims_ok
+            && fits(&mem.ifmap, self.m, self.k)
+            && fits(&mem.filter, self.k, self.n)
+            && fits(&mem.ofmap, self.m, self.n)
+    }
+
     pub fn check(&self, g: &Gemm, mem: &MemoryConfig) -> Result<()> {
         for (name, v, full) in [("m", self.m, g.m), ("k", self.k, g.k), ("n", self.n, g.n)] {
             if v == 0 || v > full {
@@ -219,8 +233,10 @@ pub fn choose_tiling(g: &Gemm, array: &ArrayConfig, mem: &MemoryConfig) -> Resul
             for &n in &candidates(g.n, gn) {
                 for &order in LoopOrder::ALL {
                     let t = Tiling { m, k, n, order };
-                    if let Err(e) = t.check(g, mem) {
-                        first_err.get_or_insert(e);
+                    if !t.fits(g, mem) {
+                        if first_err.is_none() {
+                            first_err = t.check(g, mem).err();
+                        }
                         continue;
                     }
                     let cost = TrafficEstimate::of(&t, g, mem).total();

@@ -134,8 +134,10 @@ impl Space {
                             n,
                             order: LoopOrder::Mnk,
                         };
-                        if let Err(e) = t.check(gemm, mem) {
-                            first_err.get_or_insert(e);
+                        if !t.fits(gemm, mem) {
+                            if first_err.is_none() {
+                                first_err = t.check(gemm, mem).err();
+                            }
                             continue;
                         }
                         let counts = [gemm.m.div_ceil(m), gemm.k.div_ceil(k), gemm.n.div_ceil(n)];

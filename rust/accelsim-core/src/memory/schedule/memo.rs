@@ -243,14 +243,16 @@ impl PassState {
 /// latest write-back, the latest result and the latest conflict-free result.
 type Maxima = [u64; 3];
 
-/// What a recorded pass did: its state at the end (relative to its start's reference cycle)
-/// and what it added.
+/// What a recorded pass did: the state it ends in (an interned state, relative to its own
+/// reference cycle, `shift` cycles after the pass's) and what it added.
 #[derive(Debug, Clone)]
 struct Outcome {
+    /// The pass's entry state id, then its content.
     key: Vec<u64>,
     /// The next entry with the same hash.
     next: Option<u32>,
-    exit: PassState,
+    exit: u32,
+    shift: u64,
     /// The pass's own maxima (`Maxima`), relative to its reference cycle.
     maxima: [Time; 3],
     st: MemStats,
@@ -277,20 +279,79 @@ pub(super) struct Pending {
     folds: u64,
 }
 
+/// Where a layer's run stands at a pass boundary, as the memo knows it.
+#[derive(Debug, Default)]
+pub(super) struct Cursor {
+    /// The run's state (interned) and its reference cycle, when known without looking.
+    at: Option<(u32, u64)>,
+    /// The run's fields are behind (passes were taken from the memo): this is the state to
+    /// put them in before a tile is stepped.
+    stale: Option<(u32, u64)>,
+}
+
+/// Interned keys: by hash, the first of a chain of entries with that hash.
+#[derive(Debug)]
+struct Interner<T> {
+    map: HashMap<u64, u32, BuildHasherDefault<Mix>>,
+    entries: Vec<(Vec<u64>, Option<u32>, T)>,
+}
+
+impl<T> Default for Interner<T> {
+    fn default() -> Self {
+        Interner {
+            map: HashMap::default(),
+            entries: Vec::new(),
+        }
+    }
+}
+
+impl<T> Interner<T> {
+    fn clear(&mut self) {
+        self.map.clear();
+        self.entries.clear();
+    }
+
+    fn find(&self, key: &[u64], hash: u64) -> Option<u32> {
+        let mut at = self.map.get(&hash).copied();
+        while let Some(x) = at {
+            let (k, next, _) = &self.entries[x as usize];
+            if k[..] == *key {
+                return Some(x);
+            }
+            at = *next;
+        }
+        None
+    }
+
+    /// The id of `key` (added with `value()` when new).
+    fn intern(&mut self, key: &[u64], value: impl FnOnce() -> T) -> u32 {
+        let hash = hash_of(key);
+        if let Some(x) = self.find(key, hash) {
+            return x;
+        }
+        let id = self.entries.len() as u32;
+        let next = self.map.insert(hash, id);
+        self.entries.push((key.to_vec(), next, value()));
+        id
+    }
+}
+
 /// The recorded passes of the layer being run (cleared per layer; the buffers stay).
 #[derive(Debug, Default)]
 pub struct PassMemo {
+    /// Pass outcomes by (entry state, content).
     map: HashMap<u64, u32, BuildHasherDefault<Mix>>,
     outcomes: Vec<Outcome>,
-    key: Vec<u64>,
-    scratch: Vec<Transfer>,
-    /// Per operand (ifmap, filter, ofmap): the content id of each row of tiles along the
-    /// innermost loop (`u32::MAX`: not computed yet).
+    /// States at pass boundaries.
+    states: Interner<PassState>,
+    /// Contents of segments of rows (see `segment_id`).
+    contents: Interner<()>,
+    /// Per operand (ifmap, filter, ofmap): the content id of each segment of a row of tiles
+    /// along the innermost loop (`u32::MAX`: not computed yet).
     rows: [Vec<u32>; 3],
-    /// Interned row contents: by hash, the first of a chain of (content, next) entries.
-    interned: HashMap<u64, u32, BuildHasherDefault<Mix>>,
-    contents: Vec<(Vec<u64>, Option<u32>)>,
+    key: Vec<u64>,
     sig: Vec<u64>,
+    scratch: Vec<Transfer>,
     /// Passes taken from the memo and passes simulated (for the bench and tests).
     pub(crate) hits: u64,
     pub(crate) misses: u64,
@@ -300,28 +361,11 @@ impl PassMemo {
     pub(super) fn reset(&mut self) {
         self.map.clear();
         self.outcomes.clear();
+        self.states.clear();
+        self.contents.clear();
         for r in &mut self.rows {
             r.clear();
         }
-        self.interned.clear();
-        self.contents.clear();
-    }
-
-    /// The id of row content `sig`: the same for equal contents.
-    fn intern(&mut self, sig: &[u64]) -> u32 {
-        let h = hash_of(sig);
-        let mut at = self.interned.get(&h).copied();
-        while let Some(x) = at {
-            let (c, next) = &self.contents[x as usize];
-            if c[..] == *sig {
-                return x;
-            }
-            at = *next;
-        }
-        let id = self.contents.len() as u32;
-        let next = self.interned.insert(h, id);
-        self.contents.push((sig.to_vec(), next));
-        id
     }
 }
 
@@ -425,20 +469,18 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
         }
     }
 
-    /// Put the run where pass outcome `o` ends, for a pass that started at tile `i - l`
-    /// (the run is now at tile `i`) with reference cycle `r`.
-    fn restore(&mut self, li: usize, layer: &Prepared, i: u64, r: u64, o: &Outcome) {
-        let s = &o.exit;
-        let busy = self.dma.busy_cycles() + o.busy;
-        self.dma.memo_restore(s.free.at(r), busy);
+    /// Put the run's fields in interned state `id` relative to cycle `r`, at tile `i`
+    /// (`cur`); the counts (loads, visits, folds) and totals are already there.
+    fn materialize(&mut self, li: usize, i: u64, cur: &Tile, (id, r): (u32, u64)) {
+        let s = self.cache.memo.states.entries[id as usize].2;
+        self.dma.memo_set_free(s.free.at(r));
         for (which, ss) in s.streams.iter().enumerate() {
             let stream = if which == 0 {
                 &mut self.ifmap
             } else {
                 &mut self.filter
             };
-            let len = stream.loads.len + o.loads[which];
-            stream.loads.len = len;
+            let len = stream.loads.len;
             let load = |ready: Time, read: Time| Load {
                 ids: Vec::new(),
                 ready: Some(ready.at(r)),
@@ -453,13 +495,10 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
             });
             stream.before = ss.before.map(|(t, j)| ((li, i.wrapping_sub(t)), len - j));
             let op = stream.op;
-            stream.last_key = stream
-                .asked
-                .map(|((l, t), _)| (l, layer.order.tile(t).key(op)));
+            stream.last_key = stream.asked.map(|((l, _), _)| (l, cur.key(op)));
         }
         let out = &mut self.out;
-        let len = out.writes.len + o.writes;
-        out.writes.len = len;
+        let len = out.writes.len;
         let so = &s.out;
         for (k, w) in so.writes[..so.count].iter().enumerate() {
             out.writes.items[(len - so.count + k) % 4] = Some(match w {
@@ -472,15 +511,15 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
         out.words = so.words;
         out.readback = so.readback;
         self.stepper.prev = s.prev.map(|p| p.rebase(0, r));
-        self.stepper.index += o.folds;
-        let mut m = self.maxima(li);
-        for (x, t) in m.iter_mut().zip(o.maxima) {
-            *x = (*x).max(t.at(r));
+    }
+
+    /// Before stepping tile `i` (`cur`): bring the run's fields up to date if passes were
+    /// taken from the memo; the run's state is then no longer known without looking.
+    pub(super) fn memo_step(&mut self, li: usize, i: u64, cur: &Tile, cursor: &mut Cursor) {
+        if let Some(at) = cursor.stale.take() {
+            self.materialize(li, i, cur, at);
         }
-        self.set_maxima(li, m);
-        let tot = &mut self.totals[li];
-        tot.st.add(&o.st);
-        tot.array.add(&o.array);
+        cursor.at = None;
     }
 
     /// Content of the transfers of one load or write-back: count, then bytes and the DMA's
@@ -496,6 +535,10 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
     /// computes them, pushed as content.
     fn push_load(&mut self, layer: &Prepared, op: Operand, t: &Tile, key: &mut Vec<u64>) {
         let g = &layer.order.gemm;
+        if self.block_of(layer, op) && self.dma.memo_address_free() {
+            // A block's bytes follow from the tile's extents, in the key already.
+            return;
+        }
         if op == Operand::Ifmap && layer.addrs.conv.is_some() {
             let word = self.ifmap.word_bytes;
             let tr = self.cache.inputs.get(&layer.addrs, g, t, word);
@@ -518,6 +561,9 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
         let complete = t.k0 + t.k == g.k;
         // Which statistics the transfers count to (partial sums or outputs).
         key.extend_from_slice(&[(t.k0 > 0) as u64, complete as u64]);
+        if self.block_of(layer, Operand::Ofmap) && self.dma.memo_address_free() {
+            return;
+        }
         if t.k0 > 0 {
             let one = layer.addrs.block(g, t, Operand::Ofmap, 4, true);
             Self::push_transfers(&self.dma, key, std::slice::from_ref(&one));
@@ -532,6 +578,12 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
         }
         Self::push_transfers(&self.dma, key, &scratch);
         self.cache.memo.scratch = scratch;
+    }
+
+    /// Whether `op`'s transfers are one block per tile (a convolution's ifmap and output
+    /// tiles are input windows and output rows instead).
+    fn block_of(&self, layer: &Prepared, op: Operand) -> bool {
+        op == Operand::Filter || layer.addrs.conv.is_none()
     }
 
     /// The id of the content of tiles `from .. to` along the innermost loop of `first`'s row,
@@ -563,7 +615,7 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
             }
         }
         let memo = &mut self.cache.memo;
-        let id = memo.intern(&sig);
+        let id = memo.contents.intern(&sig, || ());
         memo.sig = sig;
         let rows = &mut memo.rows[which];
         if rows.len() <= slot {
@@ -585,7 +637,7 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
         (first, before): (Tile, Tile),
         (j, l, chunk): (u64, u64, u64),
         key: &mut Vec<u64>,
-    ) {
+    ) -> (Tile, Tile) {
         let order = layer.order;
         let inner = order.dims[2];
         let chunks = order.counts[2].div_ceil(chunk) as usize;
@@ -625,12 +677,15 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
             // One visit along the innermost loop (K): its write-back.
             self.push_write(layer, &last, key);
         }
+        (last, next)
     }
 
     /// At the start of the pass of tiles `i .. i + l` (`cur` = tile `i`, index `j` along the
     /// innermost loop; `before` = tile `i - 1`; `i + l` < the layer's tiles; passes cut the
     /// innermost loop into `chunk` tiles): take it from the memo if it was recorded (the run
-    /// is then at tile `i + l`: `true`), or note it to record (`false`).
+    /// is then at tile `i + l`: its tile and the one before are returned), or note it to
+    /// record (`None`: step it).
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn memo_pass(
         &mut self,
         li: usize,
@@ -638,15 +693,27 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
         i: u64,
         (cur, before): (Tile, Tile),
         (j, l, chunk): (u64, u64, u64),
+        cursor: &mut Cursor,
         pending: &mut Option<Pending>,
-    ) -> bool {
-        let df = layer.array.dataflow();
-        let r = reference(&self.stepper.prev);
-        let state = self.pass_state(df, i, li, r);
+    ) -> Option<(Tile, Tile)> {
+        let (id, r) = match cursor.at {
+            Some(at) => at,
+            None => {
+                let df = layer.array.dataflow();
+                let r = reference(&self.stepper.prev);
+                let state = self.pass_state(df, i, li, r);
+                let mut key = std::mem::take(&mut self.cache.memo.key);
+                key.clear();
+                state.push(df, &mut key);
+                let id = self.cache.memo.states.intern(&key, || state);
+                self.cache.memo.key = key;
+                (id, r)
+            }
+        };
         let mut key = std::mem::take(&mut self.cache.memo.key);
         key.clear();
-        state.push(df, &mut key);
-        self.push_content(layer, (cur, before), (j, l, chunk), &mut key);
+        key.push(id as u64);
+        let (last, next) = self.push_content(layer, (cur, before), (j, l, chunk), &mut key);
         let hash = hash_of(&key);
         let memo = &self.cache.memo;
         let mut at = memo.map.get(&hash).copied();
@@ -657,59 +724,72 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
             }
             at = o.next;
         }
-        match at {
-            Some(x) => {
-                self.cache.memo.key = key;
-                self.cache.memo.hits += 1;
-                // The outcome is taken out for the restore and put back.
-                let o = std::mem::replace(
-                    &mut self.cache.memo.outcomes[x as usize],
-                    Outcome {
-                        key: Vec::new(),
-                        next: None,
-                        exit: state,
-                        maxima: [Time::Zero; 3],
-                        st: MemStats::default(),
-                        array: GemmStats::default(),
-                        busy: 0,
-                        loads: [0; 2],
-                        writes: 0,
-                        folds: 0,
-                    },
-                );
-                self.restore(li, layer, i + l, r, &o);
-                self.cache.memo.outcomes[x as usize] = o;
-                true
+        self.cache.memo.key = key;
+        if let Some(x) = at {
+            self.cache.memo.hits += 1;
+            let o = &self.cache.memo.outcomes[x as usize];
+            let at = (o.exit, r.wrapping_add(o.shift));
+            let (st, array, busy, loads, writes, folds) =
+                (o.st, o.array, o.busy, o.loads, o.writes, o.folds);
+            let maxima = o.maxima.map(|t| t.at(r));
+            self.dma.memo_add_busy(busy);
+            self.ifmap.loads.len += loads[0];
+            self.filter.loads.len += loads[1];
+            self.out.writes.len += writes;
+            self.stepper.index += folds;
+            let mut m = self.maxima(li);
+            for (x, y) in m.iter_mut().zip(maxima) {
+                *x = (*x).max(y);
             }
-            None => {
-                self.cache.memo.misses += 1;
-                if self.cache.memo.outcomes.len() < MEMO_LIMIT {
-                    let maxima = self.maxima(li);
-                    self.set_maxima(li, [0; 3]);
-                    let tot = &self.totals[li];
-                    *pending = Some(Pending {
-                        key: key.clone(),
-                        hash,
-                        r,
-                        maxima,
-                        st: tot.st,
-                        array: tot.array,
-                        busy: self.dma.busy_cycles(),
-                        loads: [self.ifmap.loads.len(), self.filter.loads.len()],
-                        writes: self.out.writes.len(),
-                        folds: self.stepper.index,
-                    });
-                }
-                self.cache.memo.key = key;
-                false
-            }
+            self.set_maxima(li, m);
+            let tot = &mut self.totals[li];
+            tot.st.add(&st);
+            tot.array.add(&array);
+            cursor.at = Some(at);
+            cursor.stale = Some(at);
+            return Some((next, last));
         }
+        self.cache.memo.misses += 1;
+        self.memo_step(li, i, &cur, cursor);
+        if self.cache.memo.outcomes.len() < MEMO_LIMIT {
+            let maxima = self.maxima(li);
+            self.set_maxima(li, [0; 3]);
+            let tot = &self.totals[li];
+            *pending = Some(Pending {
+                key: self.cache.memo.key.clone(),
+                hash,
+                r,
+                maxima,
+                st: tot.st,
+                array: tot.array,
+                busy: self.dma.busy_cycles(),
+                loads: [self.ifmap.loads.len(), self.filter.loads.len()],
+                writes: self.out.writes.len(),
+                folds: self.stepper.index,
+            });
+        }
+        None
     }
 
-    /// Record the pass `p` started, now that it has ended at tile `i`.
-    pub(super) fn memo_record(&mut self, li: usize, layer: &Prepared, i: u64, p: Pending) {
+    /// Record the pass `p` started, now that it has ended at tile `i`; the run's state there
+    /// is known.
+    pub(super) fn memo_record(
+        &mut self,
+        li: usize,
+        layer: &Prepared,
+        i: u64,
+        p: Pending,
+        cursor: &mut Cursor,
+    ) {
         let df = layer.array.dataflow();
-        let exit = self.pass_state(df, i, li, p.r);
+        let r = reference(&self.stepper.prev);
+        let exit = self.pass_state(df, i, li, r);
+        let mut key = std::mem::take(&mut self.cache.memo.key);
+        key.clear();
+        exit.push(df, &mut key);
+        let exit_id = self.cache.memo.states.intern(&key, || exit);
+        self.cache.memo.key = key;
+        cursor.at = Some((exit_id, r));
         let own = self.maxima(li);
         let mut m = p.maxima;
         for (x, y) in m.iter_mut().zip(own) {
@@ -720,7 +800,8 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
         let o = Outcome {
             next: self.cache.memo.map.get(&p.hash).copied(),
             key: p.key,
-            exit,
+            exit: exit_id,
+            shift: r.wrapping_sub(p.r),
             maxima: own.map(|x| Time::of(x, p.r)),
             st: tot.st.minus(&p.st),
             array: tot.array.minus(&p.array),
