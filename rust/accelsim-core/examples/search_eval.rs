@@ -161,9 +161,11 @@ fn main() {
                 ..Default::default()
             };
             let (mut n_all, mut t_all) = (0u64, 0f64);
+            let mut memo_all = accelsim_core::memory::schedule::MemoCounts::default();
             println!("{kib} KiB buffers: exhaustive search, one thread, best of {repeat}");
             for (name, shape) in &layers {
                 let mut best: Option<(u64, f64)> = None;
+                let mut memo = Default::default();
                 for _ in 0..repeat {
                     let (_, st) = search_layers(
                         &array,
@@ -175,11 +177,13 @@ fn main() {
                     )
                     .unwrap();
                     let run = (st.evaluations.exact, st.busy[0]);
+                    memo = st.memo;
                     if best.is_none_or(|b| run.1 < b.1) {
                         best = Some(run);
                     }
                 }
                 let (n, secs) = best.unwrap();
+                memo_all.add(&memo);
                 n_all += n;
                 t_all += secs;
                 println!(
@@ -191,6 +195,11 @@ fn main() {
                 "{:<24} {n_all:>6} scores {:>10.0} /s",
                 "all",
                 n_all as f64 / t_all
+            );
+            let m = memo_all;
+            println!(
+                "pass memo: {} hits, {} misses; tiles stepped {}, taken from the memo {}",
+                m.hits, m.misses, m.tiles_stepped, m.tiles_skipped
             );
         }
         "dump" => {

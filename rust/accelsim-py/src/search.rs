@@ -327,6 +327,10 @@ fn search_network<'py>(
     d.set_item("stand_in_per_second_per_core", rates[1])?;
     d.set_item("bound_per_second_per_core", rates[2])?;
     d.set_item("interrupted", interrupted || st.interrupted)?;
+    d.set_item("memo_hits", st.memo.hits)?;
+    d.set_item("memo_misses", st.memo.misses)?;
+    d.set_item("tiles_stepped", st.memo.tiles_stepped)?;
+    d.set_item("tiles_skipped", st.memo.tiles_skipped)?;
     Ok(d)
 }
 

@@ -46,6 +46,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 mod memo;
+pub use memo::MemoCounts;
 
 // ---------------------------------------------------------------------------------------------
 // The DMA engine's view of a DRAM backend.
@@ -831,6 +832,11 @@ const FOLD_CACHE_LIMIT: usize = 1 << 12;
 impl FoldCache {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// What the pass memo did over the evaluations this cache served.
+    pub fn memo_counts(&self) -> memo::MemoCounts {
+        self.memo.counts
     }
 
     /// The rest of a tile whose first fold left `stepper` as it is.

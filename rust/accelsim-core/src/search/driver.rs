@@ -12,6 +12,7 @@ use super::strategy::{Exhaustive, Guided, Problem, RandomSearch, Request, Strate
 use super::{Candidate, Cost, Fidelity, Objective, Space, StrategyKind};
 use crate::config::{ArrayConfig, ArrayParams, Dataflow};
 use crate::error::{Error, Result};
+use crate::memory::schedule::MemoCounts;
 use crate::memory::{choose_tiling, DramModel, MemoryConfig};
 use crate::timing::CancelHook;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -106,6 +107,8 @@ pub struct SearchStats {
     /// Seconds the threads spent scoring, by kind (exact, stand-in, bound).
     pub busy: [f64; 3],
     pub interrupted: bool,
+    /// What the evaluators' pass memos did (`memory::schedule`'s `memo.rs`).
+    pub memo: MemoCounts,
 }
 
 impl SearchStats {
@@ -346,6 +349,9 @@ pub fn search_layers(
         });
     }
     stats.seconds = started.elapsed().as_secs_f64();
+    for ev in &evaluators {
+        stats.memo.add(&ev.memo_counts());
+    }
     let out = tasks
         .iter()
         .map(|t| {

@@ -5,7 +5,7 @@ use super::{Candidate, Cost};
 use crate::config::{ArrayConfig, ArrayParams};
 use crate::error::Result;
 use crate::gemm::Gemm;
-use crate::memory::schedule::{evaluate_layer_timed, FoldCache, LayerTiming};
+use crate::memory::schedule::{evaluate_layer_timed, FoldCache, LayerTiming, MemoCounts};
 use crate::memory::{ConvGeometry, MemoryConfig};
 use crate::timing::CancelHook;
 
@@ -49,6 +49,11 @@ pub struct Evaluator {
 impl Evaluator {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// What the pass memo did over this evaluator's evaluations.
+    pub fn memo_counts(&self) -> MemoCounts {
+        self.cache.memo_counts()
     }
 
     /// The cost of `c` for `layer` on `array` (whose dataflow `c` replaces) with `mem`.

@@ -352,9 +352,30 @@ pub struct PassMemo {
     key: Vec<u64>,
     sig: Vec<u64>,
     scratch: Vec<Transfer>,
-    /// Passes taken from the memo and passes simulated (for the bench and tests).
-    pub(crate) hits: u64,
-    pub(crate) misses: u64,
+    /// What the memo did so far (for the bench and tests).
+    pub(crate) counts: MemoCounts,
+}
+
+/// What a [`super::FoldCache`]'s pass memo did over the evaluations it served.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MemoCounts {
+    /// Passes taken from the memo.
+    pub hits: u64,
+    /// Passes looked up and not found (then stepped and recorded).
+    pub misses: u64,
+    /// Tiles stepped by layers that use the memo.
+    pub tiles_stepped: u64,
+    /// Tiles in the passes taken from the memo.
+    pub tiles_skipped: u64,
+}
+
+impl MemoCounts {
+    pub fn add(&mut self, o: &MemoCounts) {
+        self.hits += o.hits;
+        self.misses += o.misses;
+        self.tiles_stepped += o.tiles_stepped;
+        self.tiles_skipped += o.tiles_skipped;
+    }
 }
 
 impl PassMemo {
@@ -520,6 +541,7 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
             self.materialize(li, i, cur, at);
         }
         cursor.at = None;
+        self.cache.memo.counts.tiles_stepped += 1;
     }
 
     /// Content of the transfers of one load or write-back: count, then bytes and the DMA's
@@ -726,7 +748,8 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
         }
         self.cache.memo.key = key;
         if let Some(x) = at {
-            self.cache.memo.hits += 1;
+            self.cache.memo.counts.hits += 1;
+            self.cache.memo.counts.tiles_skipped += l;
             let o = &self.cache.memo.outcomes[x as usize];
             let at = (o.exit, r.wrapping_add(o.shift));
             let (st, array, busy, loads, writes, folds) =
@@ -749,7 +772,7 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
             cursor.stale = Some(at);
             return Some((next, last));
         }
-        self.cache.memo.misses += 1;
+        self.cache.memo.counts.misses += 1;
         self.memo_step(li, i, &cur, cursor);
         if self.cache.memo.outcomes.len() < MEMO_LIMIT {
             let maxima = self.maxima(li);
