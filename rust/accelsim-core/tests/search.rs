@@ -249,6 +249,87 @@ fn reused_evaluator_buffers_equal_simulate_conv_layer_on_reread_ifmap_tiles() {
     assert!(ran > 100, "only {ran} cases fit their buffers");
 }
 
+/// The pass memo (repeated passes of tiles taken from a record instead of stepped): layers cut
+/// into many small tiles, every loop order and dataflow, equal `simulate_conv_layer` with it,
+/// and the burst-aware bandwidth stand-in gives the same costs with it on and off. The memo
+/// must actually take passes here.
+#[test]
+fn pass_memo_equals_stepping_every_tile() {
+    use accelsim_core::memory::schedule::{evaluate_layer_timed, LayerTiming};
+    let mut rng = Lcg(47);
+    let mut cache = FoldCache::new();
+    let mut off = FoldCache::new();
+    off.set_pass_memo(false);
+    let mut ran = 0;
+    for case in 0..500 {
+        let array = random_array(&mut rng);
+        let mut mem = random_mem(&mut rng, false);
+        mem.accumulator = rng.range(0, 3) > 0;
+        let (g, conv) = random_layer(&mut rng, false);
+        let t = Tiling {
+            m: rng.range(1, g.m.div_ceil(4).max(1)),
+            k: rng.range(1, g.k.div_ceil(6).max(1)),
+            n: rng.range(1, g.n.div_ceil(3).max(1)),
+            order: LoopOrder::ALL[rng.range(0, 5) as usize],
+        };
+        if t.check(&g, &mem).is_err() {
+            continue;
+        }
+        let what = format!("case {case}: {array:?} {g:?} {conv:?} {t:?} {mem:?}");
+        let slow = simulate_conv_layer(
+            &array,
+            &mem,
+            &g,
+            conv.as_ref(),
+            Some(t),
+            false,
+            &never_cancel,
+        )
+        .unwrap();
+        let fast = evaluate_layer(
+            &array,
+            &mem,
+            &g,
+            conv.as_ref(),
+            t,
+            &mut cache,
+            &never_cancel,
+        )
+        .unwrap();
+        assert_same(&fast, &slow, &what);
+        let stand_in = LayerTiming::Bandwidth {
+            bytes_per_cycle: [2.0, 8.0, 24.0][rng.range(0, 2) as usize],
+            latency: rng.range(0, 40),
+            burst_bytes: [1, 32, 64][rng.range(0, 2) as usize],
+        };
+        let run = |c: &mut FoldCache| {
+            evaluate_layer_timed(
+                &array,
+                &mem,
+                &g,
+                conv.as_ref(),
+                t,
+                stand_in,
+                c,
+                &never_cancel,
+            )
+            .unwrap()
+        };
+        let (with, without) = (run(&mut cache), run(&mut off));
+        assert_eq!(with.array, without.array, "stand-in, array: {what}");
+        assert_eq!(with.mem, without.mem, "stand-in, memory: {what}");
+        assert_eq!(with.energy, without.energy, "stand-in, energy: {what}");
+        ran += 1;
+    }
+    assert!(ran > 300, "only {ran} cases fit their buffers");
+    let m = cache.memo_counts();
+    assert!(
+        m.hits > 2000 && m.tiles_skipped > m.tiles_stepped,
+        "the memo took too few passes: {m:?}"
+    );
+    assert_eq!(off.memo_counts().hits, 0);
+}
+
 #[test]
 fn fast_evaluator_equals_simulate_conv_layer_with_cycle_level_dram() {
     let mut rng = Lcg(5);

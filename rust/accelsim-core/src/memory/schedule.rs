@@ -839,6 +839,12 @@ impl FoldCache {
         self.memo.counts
     }
 
+    /// Turn the pass memo off (every tile stepped) or on (the default): the results are the
+    /// same either way; for tests and comparisons.
+    pub fn set_pass_memo(&mut self, on: bool) {
+        self.memo.off = !on;
+    }
+
     /// The rest of a tile whose first fold left `stepper` as it is.
     /// Forget entries computed for another array or other scratchpads.
     fn use_for(&mut self, array: &ArrayConfig, mem: &MemoryConfig) {
@@ -2539,7 +2545,7 @@ fn layer_on<D: Dma>(
         ScheduleOptions::default(),
     )?;
     let mut sim = Sim::new(mem, dma, array, cache, cancel);
-    sim.memo = true;
+    sim.memo = !sim.cache.memo.off;
     sim.totals.push(LayerTotals::default());
     sim.run_layer(0, &prepared[0], None)?;
     let r = finish_layer(&mut sim, array, tiling);

@@ -51,6 +51,11 @@ impl Evaluator {
         Self::default()
     }
 
+    /// Turn the evaluator's pass memo off or on (the default); the costs are the same.
+    pub fn set_pass_memo(&mut self, on: bool) {
+        self.cache.set_pass_memo(on);
+    }
+
     /// What the pass memo did over this evaluator's evaluations.
     pub fn memo_counts(&self) -> MemoCounts {
         self.cache.memo_counts()

@@ -354,6 +354,8 @@ pub struct PassMemo {
     scratch: Vec<Transfer>,
     /// What the memo did so far (for the bench and tests).
     pub(crate) counts: MemoCounts,
+    /// Off: every tile is stepped (for tests and comparisons).
+    pub(crate) off: bool,
 }
 
 /// What a [`super::FoldCache`]'s pass memo did over the evaluations it served.
