@@ -10,9 +10,17 @@
 //! same content takes the recorded outcome, moved to its own reference, without stepping its
 //! tiles. The key holds the whole state and content, not a hash of them: a hit is exact.
 //!
-//! Times that stand for "not yet" (a load not read yet, no write-back yet, nothing on the
-//! array yet: the value 0) are kept apart from real times in the key, and restored as 0:
-//! they only ever enter maxima with real times, so they act the same in every pass.
+//! The key leaves out what cannot change what the pass does, so that passes deep in a long
+//! loop find the ones before them:
+//! - a time the pass only ever takes a maximum of with later times it knows bounds for (the
+//!   DMA engine free before the pass's first transfer may start, a load ready before the
+//!   array can read it, a visit's readiness or latest result before the pass's first fold
+//!   could pass them) is "early", whatever its value, and restored as 0;
+//! - the write-backs of earlier visits, when the pass neither begins nor ends a visit (it
+//!   does not look at them and they stay as they are);
+//! - the maxima kept only for the report (latest write-back and result), and the words the
+//!   open visit has accumulated (they add to the statistics when it ends): the pass's own
+//!   part is recorded and added.
 //!
 //! Only the untraced, unrecorded single-layer run with a DMA that answers at issue and whose
 //! answers move with the issue cycle (the bandwidth model) uses it: `evaluate_layer`.
@@ -25,6 +33,9 @@ use crate::config::Dataflow;
 use crate::stats::GemmStats;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+
+/// Added to the open visit's words while a pass is recorded (far above any real count).
+const WORDS_MARK: u64 = 1 << 48;
 
 /// Passes a layer records at most (each entry holds its key: a few hundred bytes).
 const MEMO_LIMIT: usize = 1 << 12;
@@ -82,49 +93,25 @@ impl TileOrder {
     }
 }
 
-/// A time of the state, relative to the pass's reference cycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Time {
-    /// 0: "not yet" (no read, no write-back, nothing issued yet).
-    Zero,
-    /// Early enough that the pass overrides it before it could matter (see `dominated`).
-    Early,
-    /// A real time, relative to the reference cycle (wrapping).
-    At(u64),
+/// A time relative to a reference cycle (`None`: the time 0, "not yet").
+type Rel = Option<i64>;
+
+fn rel(x: u64, r: u64) -> Rel {
+    (x != 0).then(|| x.wrapping_sub(r) as i64)
 }
 
-impl Time {
-    fn of(x: u64, r: u64) -> Time {
-        if x == 0 {
-            Time::Zero
-        } else {
-            Time::At(x.wrapping_sub(r))
-        }
-    }
+fn abs(t: Rel, r: u64) -> u64 {
+    t.map_or(0, |v| (v as u64).wrapping_add(r))
+}
 
-    /// `x`, or `Early` when it is at most `floor`: the pass only ever uses it in a maximum
-    /// with a time it knows is at least `floor`.
-    fn dominated(x: u64, r: u64, floor: u64) -> Time {
-        if x <= floor {
-            Time::Early
-        } else {
-            Time::of(x, r)
-        }
-    }
-
-    fn at(self, r: u64) -> u64 {
-        match self {
-            Time::Zero | Time::Early => 0,
-            Time::At(v) => v.wrapping_add(r),
-        }
-    }
-
-    fn push(self, key: &mut Vec<u64>) {
-        match self {
-            Time::Zero => key.push(0),
-            Time::Early => key.push(1),
-            Time::At(v) => key.extend_from_slice(&[2, v]),
-        }
+/// Key words of time `t`: exact (`floor` = `None`), or "early" when it is at most `floor`
+/// (0, "not yet", is early against any floor).
+fn push_time(key: &mut Vec<u64>, t: Rel, floor: Option<i64>) {
+    match (t, floor) {
+        (None, Some(_)) => key.push(1),
+        (Some(v), Some(f)) if v <= f => key.push(1),
+        (None, None) => key.push(0),
+        (Some(v), _) => key.extend_from_slice(&[2, v as u64]),
     }
 }
 
@@ -135,34 +122,32 @@ impl Time {
 struct StreamState {
     loads: usize,
     /// Tiles back from `i` of the tile asked for last (0), its load's ready and last read.
-    asked: Option<(u64, Time, Time)>,
+    asked: Option<(u64, Rel, Rel)>,
     /// The last read of the load before (double buffering).
-    reused: Option<Time>,
+    reused: Option<Rel>,
     /// The tile asked for before (restored only: the pass never looks at it).
     before: Option<(u64, usize)>,
+    /// The earliest the array reads this operand in the pass.
+    floor: i64,
 }
 
 impl StreamState {
-    /// `floor`: the earliest the array reads this operand in the pass.
-    fn capture<I: Copy>(s: &InputStream<I>, li: usize, i: u64, r: u64, floor: u64) -> Self {
+    fn capture<I: Copy>(s: &InputStream<I>, li: usize, i: u64, r: u64, floor: i64) -> Self {
         let len = s.loads.len();
         let asked = s.asked.map(|((l, t), j)| {
             debug_assert!(l == li && j + 1 == len, "tile i's load is the last");
             let load = &s.loads[j];
             debug_assert!(load.ids.is_empty(), "an eager DMA resolves loads at issue");
-            let ready = Time::dominated(load.ready.unwrap_or(0), r, floor);
-            (
-                i.wrapping_sub(t),
-                ready,
-                Time::dominated(load.last_read, r, floor),
-            )
+            let ready = rel(load.ready.unwrap_or(0), r);
+            (i.wrapping_sub(t), ready, rel(load.last_read, r))
         });
-        let reused = (s.double && len >= 2).then(|| Time::of(s.loads[len - 2].last_read, r));
+        let reused = (s.double && len >= 2).then(|| rel(s.loads[len - 2].last_read, r));
         StreamState {
             loads: len.min(2),
             asked,
             reused,
             before: s.before.map(|((_, t), j)| (i.wrapping_sub(t), len - j)),
+            floor,
         }
     }
 
@@ -171,13 +156,22 @@ impl StreamState {
         match self.asked {
             Some((t, ready, read)) => {
                 key.extend_from_slice(&[1, t]);
-                ready.push(key);
-                read.push(key);
+                push_time(key, ready, Some(self.floor));
+                push_time(key, read, Some(self.floor));
             }
             None => key.push(0),
         }
         if let Some(t) = self.reused {
-            t.push(key);
+            push_time(key, t, None);
+        }
+    }
+
+    /// The earliest a load into this (double-buffered) stream's free half may start.
+    fn next_start(&self) -> Option<i64> {
+        match self.reused {
+            Some(Some(t)) => Some(t + 1),
+            // Not read yet or no load before: no bound known.
+            _ => None,
         }
     }
 }
@@ -187,53 +181,98 @@ impl StreamState {
 struct OutState {
     /// The last visits' write-backs (as many as the buffer has halves): done at (`Some`),
     /// or still pending.
-    writes: [Option<Time>; 2],
+    writes: [Option<Rel>; 2],
     count: usize,
-    ready: Time,
-    end: Time,
+    reuse: usize,
+    ready: Rel,
+    end: Rel,
     words: u64,
     readback: bool,
 }
 
 /// Everything a pass reads of the run at its start, relative to a reference cycle (where
-/// the last fold started streaming) and to its first tile.
+/// the last fold started streaming) and to its first tile; and lower bounds of what its first
+/// fold does.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct PassState {
-    free: Time,
+    df: Dataflow,
+    free: Rel,
     streams: [StreamState; 2],
     out: OutState,
-    prev: Option<Prev>,
+    prev: Prev,
     index_past_first_two: bool,
+    /// The first fold streams from `stream_floor` on and ends at `end_floor` or later.
+    stream_floor: i64,
+    end_floor: i64,
+    stationary_floor: i64,
 }
 
 impl PassState {
-    fn push(&self, df: Dataflow, key: &mut Vec<u64>) {
-        self.free.push(key);
+    /// The key words of this state for a pass that begins or ends a visit (`touched`) or not.
+    fn push(&self, touched: bool, key: &mut Vec<u64>) {
+        // The earliest any transfer of the pass may start: a load into a double buffer's
+        // free half (after that half's last read), a partial-sum read-back (after the
+        // write-back that held its half: only a pass that begins a visit), anything else after
+        // the first fold's reads.
+        let mut first_issue = Some(self.stream_floor.min(self.stationary_floor));
+        for s in &self.streams {
+            if s.reused.is_some() || s.loads < 2 {
+                // Double-buffered (or not two loads yet: no bound).
+                let double_start = if s.reused.is_some() {
+                    s.next_start()
+                } else {
+                    None
+                };
+                first_issue = match (first_issue, double_start) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    _ => None,
+                };
+            }
+        }
+        let o = &self.out;
+        if touched {
+            let free_out = if o.count == o.reuse {
+                match o.writes[0] {
+                    Some(Some(t)) => Some(t + 1),
+                    _ => None,
+                }
+            } else {
+                None
+            };
+            first_issue = match (first_issue, free_out) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                _ => None,
+            };
+        }
+        key.push(touched as u64);
+        push_time(key, self.free, first_issue);
         for s in &self.streams {
             s.push(key);
         }
-        let o = &self.out;
-        key.push(o.count as u64);
-        for w in &o.writes[..o.count] {
-            match w {
-                Some(t) => t.push(key),
-                None => key.push(3),
-            }
-        }
-        o.ready.push(key);
-        o.end.push(key);
-        key.extend_from_slice(&[o.words, o.readback as u64]);
-        match &self.prev {
-            // Only the fields the dataflow's rules read (`Stepper::step`).
-            Some(p) => {
-                key.extend_from_slice(&[1, p.load_start, p.stream_start, p.rows, p.vectors]);
-                key.push(p.last_vector);
-                match df {
-                    Dataflow::Os => key.extend_from_slice(&[p.pair_interval, p.last_copy]),
-                    _ => key.push(p.last_row),
+        if touched {
+            key.push(o.count as u64);
+            for w in &o.writes[..o.count] {
+                match w {
+                    Some(t) => push_time(key, *t, None),
+                    None => key.push(3),
                 }
             }
-            None => key.push(0),
+        }
+        push_time(key, o.ready, Some(self.stream_floor));
+        push_time(key, o.end, Some(self.end_floor));
+        key.push(o.readback as u64);
+        // Only the fields the dataflow's rules read (`Stepper::step`).
+        let p = &self.prev;
+        key.extend_from_slice(&[
+            p.load_start,
+            p.stream_start,
+            p.rows,
+            p.vectors,
+            p.last_vector,
+        ]);
+        match self.df {
+            Dataflow::Os => key.extend_from_slice(&[p.pair_interval, p.last_copy]),
+            _ => key.push(p.last_row),
         }
         key.push(self.index_past_first_two as u64);
     }
@@ -243,18 +282,28 @@ impl PassState {
 /// latest write-back, the latest result and the latest conflict-free result.
 type Maxima = [u64; 3];
 
-/// What a recorded pass did: the state it ends in (an interned state, relative to its own
-/// reference cycle, `shift` cycles after the pass's) and what it added.
+/// What a recorded pass did: the state it ends in (relative to its own reference cycle,
+/// `shift` cycles after the pass's) and what it added.
 #[derive(Debug, Clone)]
 struct Outcome {
-    /// The pass's entry state id, then its content.
+    /// The pass's content, then its entry state's id.
     key: Vec<u64>,
     /// The next entry with the same hash.
     next: Option<u32>,
-    exit: u32,
+    exit: PassState,
+    /// The exit state's id for a next pass that does not and that does touch the write-backs.
+    exit_ids: [Option<u32>; 2],
     shift: u64,
+    /// The pass began or ended a visit: its write-backs at the end are the exit's.
+    touched: bool,
+    /// The open visit at the start ended in the pass (its words then went into the
+    /// statistics); no visit began in the pass (the open visit's words carry on); the open
+    /// visit's words at the start.
+    ended: bool,
+    carried: bool,
+    words: u64,
     /// The pass's own maxima (`Maxima`), relative to its reference cycle.
-    maxima: [Time; 3],
+    maxima: [Rel; 3],
     st: MemStats,
     array: GemmStats,
     busy: u64,
@@ -269,8 +318,10 @@ pub(super) struct Pending {
     key: Vec<u64>,
     hash: u64,
     r: u64,
+    touched: bool,
     /// The run's maxima before the pass (they are zeroed while it runs, to see its own).
     maxima: Maxima,
+    words: u64,
     st: MemStats,
     array: GemmStats,
     busy: u64,
@@ -279,59 +330,43 @@ pub(super) struct Pending {
     folds: u64,
 }
 
-/// Where a layer's run stands at a pass boundary, as the memo knows it.
+/// What the memo knows of the run's state at a pass boundary.
 #[derive(Debug, Default)]
-pub(super) struct Cursor {
-    /// The run's state (interned) and its reference cycle, when known without looking.
-    at: Option<(u32, u64)>,
-    /// The run's fields are behind (passes were taken from the memo): this is the state to
-    /// put them in before a tile is stepped.
-    stale: Option<(u32, u64)>,
+pub(super) enum Cursor {
+    /// Nothing: look at the run.
+    #[default]
+    Unknown,
+    /// The exit of outcome `.0`, at reference cycle `.1`.
+    At(u32, u64),
 }
 
 /// Interned keys: by hash, the first of a chain of entries with that hash.
-#[derive(Debug)]
-struct Interner<T> {
+#[derive(Debug, Default)]
+struct Interner {
     map: HashMap<u64, u32, BuildHasherDefault<Mix>>,
-    entries: Vec<(Vec<u64>, Option<u32>, T)>,
+    entries: Vec<(Vec<u64>, Option<u32>)>,
 }
 
-impl<T> Default for Interner<T> {
-    fn default() -> Self {
-        Interner {
-            map: HashMap::default(),
-            entries: Vec::new(),
-        }
-    }
-}
-
-impl<T> Interner<T> {
+impl Interner {
     fn clear(&mut self) {
         self.map.clear();
         self.entries.clear();
     }
 
-    fn find(&self, key: &[u64], hash: u64) -> Option<u32> {
+    /// The id of `key`, the same for equal keys.
+    fn intern(&mut self, key: &[u64]) -> u32 {
+        let hash = hash_of(key);
         let mut at = self.map.get(&hash).copied();
         while let Some(x) = at {
-            let (k, next, _) = &self.entries[x as usize];
+            let (k, next) = &self.entries[x as usize];
             if k[..] == *key {
-                return Some(x);
+                return x;
             }
             at = *next;
         }
-        None
-    }
-
-    /// The id of `key` (added with `value()` when new).
-    fn intern(&mut self, key: &[u64], value: impl FnOnce() -> T) -> u32 {
-        let hash = hash_of(key);
-        if let Some(x) = self.find(key, hash) {
-            return x;
-        }
         let id = self.entries.len() as u32;
         let next = self.map.insert(hash, id);
-        self.entries.push((key.to_vec(), next, value()));
+        self.entries.push((key.to_vec(), next));
         id
     }
 }
@@ -339,16 +374,19 @@ impl<T> Interner<T> {
 /// The recorded passes of the layer being run (cleared per layer; the buffers stay).
 #[derive(Debug, Default)]
 pub struct PassMemo {
-    /// Pass outcomes by (entry state, content).
+    /// Pass outcomes by (content, entry state).
     map: HashMap<u64, u32, BuildHasherDefault<Mix>>,
     outcomes: Vec<Outcome>,
     /// States at pass boundaries.
-    states: Interner<PassState>,
+    states: Interner,
     /// Contents of segments of rows (see `segment_id`).
-    contents: Interner<()>,
+    contents: Interner,
     /// Per operand (ifmap, filter, ofmap): the content id of each segment of a row of tiles
     /// along the innermost loop (`u32::MAX`: not computed yet).
     rows: [Vec<u32>; 3],
+    /// The run's fields are behind (passes were taken from the memo): the exit of this
+    /// outcome, at this reference cycle, is where they are to be put before a tile is stepped.
+    stale: Option<(u32, u64)>,
     key: Vec<u64>,
     sig: Vec<u64>,
     scratch: Vec<Transfer>,
@@ -386,6 +424,7 @@ impl PassMemo {
         self.outcomes.clear();
         self.states.clear();
         self.contents.clear();
+        self.stale = None;
         for r in &mut self.rows {
             r.clear();
         }
@@ -398,11 +437,6 @@ fn hash_of(key: &[u64]) -> u64 {
         h.write_u64(x);
     }
     h.finish()
-}
-
-/// Reference cycle of a state: where the array's last fold started streaming.
-fn reference(prev: &Option<Prev>) -> u64 {
-    prev.map_or(0, |p| p.stream_start)
 }
 
 impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
@@ -421,18 +455,22 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
         (t.last_end, t.last_end_conflict_free) = (m[1], m[2]);
     }
 
-    /// The state at the start of tile `i`, relative to cycle `r` (where the last fold
-    /// started streaming).
-    fn pass_state(&self, df: Dataflow, i: u64, li: usize, r: u64) -> PassState {
+    /// The run's state at the start of tile `i`, relative to where its last fold started
+    /// streaming (returned).
+    fn pass_state(&self, df: Dataflow, i: u64, li: usize) -> (PassState, u64) {
         let pr = self.stepper.prev.expect("a fold before the pass");
+        let r = pr.stream_start;
         let st = &self.stepper;
         // Lower bounds of what the pass's first tile's first fold does (`Stepper::step`):
         // it streams from `r + 1` on (after the last fold's vectors), loads its stationary
         // rows after the last fold's, and ends a pipeline after its first vector.
-        let stream_floor = r + 1;
+        let stream_floor = 1;
         let (stationary_floor, end_floor) = match df {
-            Dataflow::Os => (stream_floor, r + 1 + st.lm + st.la + st.drain),
-            _ => (pr.last_row + 1, r + 1 + st.rows * st.la + st.lm),
+            Dataflow::Os => (stream_floor, 1 + (st.lm + st.la + st.drain) as i64),
+            _ => (
+                pr.last_row.wrapping_sub(r) as i64 + 1,
+                1 + (st.rows * st.la + st.lm) as i64,
+            ),
         };
         let floor_of = |op: Operand| match (df, op) {
             (Dataflow::Ws, Operand::Filter) | (Dataflow::Is, Operand::Ifmap) => stationary_floor,
@@ -445,36 +483,14 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
         for (k, w) in writes.iter_mut().enumerate().take(count) {
             *w = match &o.writes[o.writes.len() - count + k] {
                 Write::Pending => None,
-                Write::Done(t) => Some(Time::of(*t, r)),
+                Write::Done(t) => Some(rel(*t, r)),
                 Write::Ids(_) => unreachable!("an eager DMA resolves write-backs at issue"),
             };
         }
-        // The earliest any transfer of the pass may start: its first loads into a double
-        // buffer's free half (after that half's last read), a partial-sum read-back (after
-        // the write-back that held its half), anything else after the first fold's reads.
-        let mut first_issue = stream_floor.min(stationary_floor);
-        for s in [&self.ifmap, &self.filter] {
-            if s.double {
-                let len = s.loads.len();
-                first_issue = first_issue.min(if len >= 2 {
-                    s.loads[len - 2].last_read + 1
-                } else {
-                    0
-                });
-            }
-        }
-        let v = o.writes.len();
-        first_issue = first_issue.min(if v >= reuse {
-            match &o.writes[v - reuse] {
-                Write::Done(t) => t + 1,
-                _ => 0,
-            }
-        } else {
-            0
-        });
         let [free, _] = self.dma.memo_state();
-        PassState {
-            free: Time::dominated(free, r, first_issue),
+        let state = PassState {
+            df,
+            free: rel(free, r),
             streams: [
                 StreamState::capture(&self.ifmap, li, i, r, floor_of(Operand::Ifmap)),
                 StreamState::capture(&self.filter, li, i, r, floor_of(Operand::Filter)),
@@ -482,21 +498,27 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
             out: OutState {
                 writes,
                 count,
-                ready: Time::dominated(o.ready, r, stream_floor),
-                end: Time::dominated(o.end, r, end_floor),
+                reuse,
+                ready: rel(o.ready, r),
+                end: rel(o.end, r),
                 words: o.words,
                 readback: o.readback,
             },
-            prev: Some(pr.rebase(r, 0)),
+            prev: pr.rebase(r, 0),
             index_past_first_two: self.stepper.index >= 2,
-        }
+            stream_floor,
+            end_floor,
+            stationary_floor,
+        };
+        (state, r)
     }
 
-    /// Put the run's fields in interned state `id` relative to cycle `r`, at tile `i`
-    /// (`cur`); the counts (loads, visits, folds) and totals are already there.
-    fn materialize(&mut self, li: usize, i: u64, cur: &Tile, (id, r): (u32, u64)) {
-        let s = self.cache.memo.states.entries[id as usize].2;
-        self.dma.memo_set_free(s.free.at(r));
+    /// Put the run's fields in the exit state of outcome `x` at reference cycle `r`, at tile
+    /// `i` (`cur`); the counts (loads, visits, folds), the write-backs, the open visit's words
+    /// and the totals are already there.
+    fn materialize(&mut self, li: usize, i: u64, cur: &Tile, (x, r): (u32, u64)) {
+        let s = self.cache.memo.outcomes[x as usize].exit;
+        self.dma.memo_set_free(abs(s.free, r));
         for (which, ss) in s.streams.iter().enumerate() {
             let stream = if which == 0 {
                 &mut self.ifmap
@@ -504,13 +526,13 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
                 &mut self.filter
             };
             let len = stream.loads.len;
-            let load = |ready: Time, read: Time| Load {
+            let load = |ready: Rel, read: Rel| Load {
                 ids: Vec::new(),
-                ready: Some(ready.at(r)),
-                last_read: read.at(r),
+                ready: Some(abs(ready, r)),
+                last_read: abs(read, r),
             };
             if let Some(read) = ss.reused {
-                stream.loads.items[(len - 2) % 4] = Some(load(Time::Zero, read));
+                stream.loads.items[(len - 2) % 4] = Some(load(None, read));
             }
             stream.asked = ss.asked.map(|(t, ready, read)| {
                 stream.loads.items[(len - 1) % 4] = Some(load(ready, read));
@@ -521,28 +543,19 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
             stream.last_key = stream.asked.map(|((l, _), _)| (l, cur.key(op)));
         }
         let out = &mut self.out;
-        let len = out.writes.len;
-        let so = &s.out;
-        for (k, w) in so.writes[..so.count].iter().enumerate() {
-            out.writes.items[(len - so.count + k) % 4] = Some(match w {
-                Some(t) => Write::Done(t.at(r)),
-                None => Write::Pending,
-            });
-        }
-        out.ready = so.ready.at(r);
-        out.end = so.end.at(r);
-        out.words = so.words;
-        out.readback = so.readback;
-        self.stepper.prev = s.prev.map(|p| p.rebase(0, r));
+        out.ready = abs(s.out.ready, r);
+        out.end = abs(s.out.end, r);
+        out.readback = s.out.readback;
+        self.stepper.prev = Some(s.prev.rebase(0, r));
     }
 
     /// Before stepping tile `i` (`cur`): bring the run's fields up to date if passes were
-    /// taken from the memo; the run's state is then no longer known without looking.
+    /// taken from the memo; the state is then known only by looking.
     pub(super) fn memo_step(&mut self, li: usize, i: u64, cur: &Tile, cursor: &mut Cursor) {
-        if let Some(at) = cursor.stale.take() {
+        if let Some(at) = self.cache.memo.stale.take() {
             self.materialize(li, i, cur, at);
         }
-        cursor.at = None;
+        *cursor = Cursor::Unknown;
         self.cache.memo.counts.tiles_stepped += 1;
     }
 
@@ -639,7 +652,7 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
             }
         }
         let memo = &mut self.cache.memo;
-        let id = memo.contents.intern(&sig, || ());
+        let id = memo.contents.intern(&sig);
         memo.sig = sig;
         let rows = &mut memo.rows[which];
         if rows.len() <= slot {
@@ -661,7 +674,7 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
         (first, before): (Tile, Tile),
         (j, l, chunk): (u64, u64, u64),
         key: &mut Vec<u64>,
-    ) -> (Tile, Tile) {
+    ) -> (Tile, Tile, bool) {
         let order = layer.order;
         let inner = order.dims[2];
         let chunks = order.counts[2].div_ceil(chunk) as usize;
@@ -701,7 +714,9 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
             // One visit along the innermost loop (K): its write-back.
             self.push_write(layer, &last, key);
         }
-        (last, next)
+        // Whether the pass begins or ends a visit (reads or writes the write-back ring).
+        let touched = begins || ends || (l > 1 && depends_on(Operand::Ofmap, inner));
+        (last, next, touched)
     }
 
     /// At the start of the pass of tiles `i .. i + l` (`cur` = tile `i`, index `j` along the
@@ -720,24 +735,34 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
         cursor: &mut Cursor,
         pending: &mut Option<Pending>,
     ) -> Option<(Tile, Tile)> {
-        let (id, r) = match cursor.at {
-            Some(at) => at,
-            None => {
-                let df = layer.array.dataflow();
-                let r = reference(&self.stepper.prev);
-                let state = self.pass_state(df, i, li, r);
-                let mut key = std::mem::take(&mut self.cache.memo.key);
-                key.clear();
-                state.push(df, &mut key);
-                let id = self.cache.memo.states.intern(&key, || state);
-                self.cache.memo.key = key;
-                (id, r)
-            }
-        };
         let mut key = std::mem::take(&mut self.cache.memo.key);
         key.clear();
+        let (last, next, touched) =
+            self.push_content(layer, (cur, before), (j, l, chunk), &mut key);
+        let content = key.len();
+        // The state's id: the exit of the pass before (known) or the run's (looked at).
+        let (id, r) = match *cursor {
+            Cursor::At(x, r) => {
+                let o = &self.cache.memo.outcomes[x as usize];
+                match o.exit_ids[touched as usize] {
+                    Some(id) => (id, r),
+                    None => {
+                        let exit = o.exit;
+                        exit.push(touched, &mut key);
+                        let id = self.cache.memo.states.intern(&key[content..]);
+                        self.cache.memo.outcomes[x as usize].exit_ids[touched as usize] = Some(id);
+                        (id, r)
+                    }
+                }
+            }
+            Cursor::Unknown => {
+                let (state, r) = self.pass_state(layer.array.dataflow(), i, li);
+                state.push(touched, &mut key);
+                (self.cache.memo.states.intern(&key[content..]), r)
+            }
+        };
+        key.truncate(content);
         key.push(id as u64);
-        let (last, next) = self.push_content(layer, (cur, before), (j, l, chunk), &mut key);
         let hash = hash_of(&key);
         let memo = &self.cache.memo;
         let mut at = memo.map.get(&hash).copied();
@@ -750,41 +775,31 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
         }
         self.cache.memo.key = key;
         if let Some(x) = at {
+            self.take(li, x, r);
             self.cache.memo.counts.hits += 1;
             self.cache.memo.counts.tiles_skipped += l;
-            let o = &self.cache.memo.outcomes[x as usize];
-            let at = (o.exit, r.wrapping_add(o.shift));
-            let (st, array, busy, loads, writes, folds) =
-                (o.st, o.array, o.busy, o.loads, o.writes, o.folds);
-            let maxima = o.maxima.map(|t| t.at(r));
-            self.dma.memo_add_busy(busy);
-            self.ifmap.loads.len += loads[0];
-            self.filter.loads.len += loads[1];
-            self.out.writes.len += writes;
-            self.stepper.index += folds;
-            let mut m = self.maxima(li);
-            for (x, y) in m.iter_mut().zip(maxima) {
-                *x = (*x).max(y);
-            }
-            self.set_maxima(li, m);
-            let tot = &mut self.totals[li];
-            tot.st.add(&st);
-            tot.array.add(&array);
-            cursor.at = Some(at);
-            cursor.stale = Some(at);
+            let shift = self.cache.memo.outcomes[x as usize].shift;
+            *cursor = Cursor::At(x, r.wrapping_add(shift));
             return Some((next, last));
         }
         self.cache.memo.counts.misses += 1;
         self.memo_step(li, i, &cur, cursor);
+        self.cache.memo.counts.tiles_stepped -= 1;
         if self.cache.memo.outcomes.len() < MEMO_LIMIT {
             let maxima = self.maxima(li);
             self.set_maxima(li, [0; 3]);
+            // Mark the open visit's words: they count only toward statistics, and the mark
+            // shows at the end whether they went into them and whether they carry on.
+            let words = self.out.words;
+            self.out.words += WORDS_MARK;
             let tot = &self.totals[li];
             *pending = Some(Pending {
                 key: self.cache.memo.key.clone(),
                 hash,
                 r,
+                touched,
                 maxima,
+                words,
                 st: tot.st,
                 array: tot.array,
                 busy: self.dma.busy_cycles(),
@@ -794,6 +809,56 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
             });
         }
         None
+    }
+
+    /// Take outcome `x` for a pass whose reference cycle is `r`: what it adds now, its exit
+    /// state once a tile is stepped.
+    fn take(&mut self, li: usize, x: u32, r: u64) {
+        let o = &self.cache.memo.outcomes[x as usize];
+        let (mut st, array, busy, loads, writes, folds) =
+            (o.st, o.array, o.busy, o.loads, o.writes, o.folds);
+        let maxima = o.maxima.map(|t| abs(t, r));
+        let exit_r = r.wrapping_add(o.shift);
+        let (touched, exit) = (o.touched, o.exit);
+        // The open visit's words at the start: in the statistics if it ended in the pass, in
+        // the words at the end if no visit began.
+        let (ended, carried, words) = (o.ended, o.carried, o.words);
+        let now = self.out.words;
+        let d = now.wrapping_sub(words);
+        if ended {
+            st.ofmap_sram_reads = st.ofmap_sram_reads.wrapping_add(d);
+            st.ofmap_sram_writes = st.ofmap_sram_writes.wrapping_add(d);
+        }
+        self.out.words = if carried {
+            exit.out.words.wrapping_add(d)
+        } else {
+            exit.out.words
+        };
+        self.dma.memo_add_busy(busy);
+        self.ifmap.loads.len += loads[0];
+        self.filter.loads.len += loads[1];
+        let out = &mut self.out;
+        out.writes.len += writes;
+        if touched {
+            let len = out.writes.len;
+            let so = &exit.out;
+            for (k, w) in so.writes[..so.count].iter().enumerate() {
+                out.writes.items[(len - so.count + k) % 4] = Some(match w {
+                    Some(t) => Write::Done(abs(*t, exit_r)),
+                    None => Write::Pending,
+                });
+            }
+        }
+        self.stepper.index += folds;
+        let mut m = self.maxima(li);
+        for (a, b) in m.iter_mut().zip(maxima) {
+            *a = (*a).max(b);
+        }
+        self.set_maxima(li, m);
+        let tot = &mut self.totals[li];
+        tot.st.add(&st);
+        tot.array.add(&array);
+        self.cache.memo.stale = Some((x, exit_r));
     }
 
     /// Record the pass `p` started, now that it has ended at tile `i`; the run's state there
@@ -806,28 +871,45 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
         p: Pending,
         cursor: &mut Cursor,
     ) {
-        let df = layer.array.dataflow();
-        let r = reference(&self.stepper.prev);
-        let exit = self.pass_state(df, i, li, r);
-        let mut key = std::mem::take(&mut self.cache.memo.key);
-        key.clear();
-        exit.push(df, &mut key);
-        let exit_id = self.cache.memo.states.intern(&key, || exit);
-        self.cache.memo.key = key;
-        cursor.at = Some((exit_id, r));
+        let (exit, r) = self.pass_state(layer.array.dataflow(), i, li);
         let own = self.maxima(li);
         let mut m = p.maxima;
         for (x, y) in m.iter_mut().zip(own) {
             *x = (*x).max(y);
         }
         self.set_maxima(li, m);
+        // The open visit's words carried a mark while the pass ran (`memo_pass`): where it
+        // shows, the words at the start went.
+        let ended = self.totals[li].st.ofmap_sram_reads - p.st.ofmap_sram_reads >= WORDS_MARK;
+        let carried = self.out.words >= WORDS_MARK;
+        if ended {
+            let st = &mut self.totals[li].st;
+            st.ofmap_sram_reads -= WORDS_MARK;
+            st.ofmap_sram_writes -= WORDS_MARK;
+        }
+        if carried {
+            self.out.words -= WORDS_MARK;
+        }
+        let exit = PassState {
+            out: OutState {
+                words: self.out.words,
+                ..exit.out
+            },
+            ..exit
+        };
         let tot = &self.totals[li];
+        let writes = self.out.writes.len() - p.writes;
         let o = Outcome {
             next: self.cache.memo.map.get(&p.hash).copied(),
             key: p.key,
-            exit: exit_id,
+            exit,
+            exit_ids: [None; 2],
             shift: r.wrapping_sub(p.r),
-            maxima: own.map(|x| Time::of(x, p.r)),
+            touched: p.touched,
+            ended,
+            carried,
+            words: p.words,
+            maxima: own.map(|x| rel(x, p.r)),
             st: tot.st.minus(&p.st),
             array: tot.array.minus(&p.array),
             busy: self.dma.busy_cycles() - p.busy,
@@ -835,12 +917,14 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
                 self.ifmap.loads.len() - p.loads[0],
                 self.filter.loads.len() - p.loads[1],
             ],
-            writes: self.out.writes.len() - p.writes,
+            writes,
             folds: self.stepper.index - p.folds,
         };
         let memo = &mut self.cache.memo;
-        memo.map.insert(p.hash, memo.outcomes.len() as u32);
+        let x = memo.outcomes.len() as u32;
+        memo.map.insert(p.hash, x);
         memo.outcomes.push(o);
+        *cursor = Cursor::At(x, r);
     }
 }
 
