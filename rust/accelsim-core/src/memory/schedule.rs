@@ -771,40 +771,97 @@ pub struct FoldCache {
     memo: memo::PassMemo,
 }
 
-/// A layer's ifmap tiles' DRAM transfers, computed once per tile (an ifmap tile is read again
-/// for every pass over it that does not find it in its buffer half); cleared per layer.
+/// A convolution's ifmap tiles' DRAM transfers (input windows), computed once per tile and
+/// kept across evaluations: candidates with the same `M_t` and `K_t` read the same ifmap
+/// tiles (an ifmap tile is also read again for every pass over it that does not find it in
+/// its buffer half).
 #[derive(Debug, Default)]
 struct InputMemo {
-    /// Per ifmap tile (group, M index, K index): where its transfers start in `transfers` and
-    /// how many there are (`u32::MAX` starts: not computed yet).
+    /// Per layer and (`M_t`, `K_t`): the tiles' transfers.
+    blocks: Vec<InputBlock>,
+    index: HashMap<InputKey, usize>,
+    /// The block of the layer being run.
+    cur: usize,
+    /// Transfers held in all blocks (past `INPUT_MEMO_LIMIT` they are dropped).
+    held: usize,
+}
+
+/// What an ifmap tile's transfers depend on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct InputKey {
+    gemm: Gemm,
+    conv: Option<ConvGeometry>,
+    base: u64,
+    layout: ActivationLayout,
+    word: u64,
+    m: u64,
+    k: u64,
+}
+
+#[derive(Debug, Default)]
+struct InputBlock {
+    /// Per ifmap tile (group, M index, K index): where its transfers start in `transfers`
+    /// and how many there are (`u32::MAX` starts: not computed yet).
     slots: Vec<(u32, u32)>,
     transfers: Vec<Transfer>,
     /// Tiles along M and K.
     counts: (u64, u64),
 }
 
+/// Transfers and tile slots the ifmap memo holds at most over all its blocks (64 and 8 bytes
+/// each): past it, it starts afresh.
+const INPUT_MEMO_LIMIT: usize = 1 << 18;
+
 impl InputMemo {
-    fn reset(&mut self, gemm: &Gemm, tiling: &Tiling) {
+    fn reset(&mut self, addrs: &Addresses, gemm: &Gemm, tiling: &Tiling, word: u64) {
+        if addrs.conv.is_none() {
+            // A GEMM's ifmap tile is one block, computed when asked.
+            return;
+        }
+        let key = InputKey {
+            gemm: *gemm,
+            conv: addrs.conv,
+            base: addrs.ifmap,
+            layout: addrs.layout,
+            word,
+            m: tiling.m,
+            k: tiling.k,
+        };
+        if let Some(&at) = self.index.get(&key) {
+            self.cur = at;
+            return;
+        }
+        if self.held > INPUT_MEMO_LIMIT {
+            self.blocks.clear();
+            self.index.clear();
+            self.held = 0;
+        }
         let (cm, ck) = (gemm.m.div_ceil(tiling.m), gemm.k.div_ceil(tiling.k));
-        self.counts = (cm, ck);
-        self.slots.clear();
-        self.slots
-            .resize((gemm.groups * cm * ck) as usize, (u32::MAX, 0));
-        self.transfers.clear();
+        self.held += (gemm.groups * cm * ck) as usize;
+        self.cur = self.blocks.len();
+        self.index.insert(key, self.cur);
+        self.blocks.push(InputBlock {
+            slots: vec![(u32::MAX, 0); (gemm.groups * cm * ck) as usize],
+            transfers: Vec::new(),
+            counts: (cm, ck),
+        });
     }
 
-    /// The transfers of tile `t`'s ifmap tile.
+    /// The transfers of tile `t`'s ifmap tile (`word` and the layer as given to `reset`).
+    #[inline]
     fn get(&mut self, addrs: &Addresses, g: &Gemm, t: &Tile, word: u64) -> &[Transfer] {
-        let i = ((t.group * self.counts.0 + t.im) * self.counts.1 + t.ik) as usize;
-        let (start, len) = self.slots[i];
-        if start != u32::MAX {
-            return &self.transfers[start as usize..(start + len) as usize];
+        let block = &mut self.blocks[self.cur];
+        let i = ((t.group * block.counts.0 + t.im) * block.counts.1 + t.ik) as usize;
+        let (start, len) = block.slots[i];
+        if start == u32::MAX {
+            let start = block.transfers.len();
+            addrs.input_transfers_into(g, t, Operand::Ifmap, word, &mut block.transfers);
+            let len = block.transfers.len() - start;
+            self.held += len;
+            block.slots[i] = (start as u32, len as u32);
+            return &block.transfers[start..];
         }
-        let start = self.transfers.len();
-        addrs.input_transfers_into(g, t, Operand::Ifmap, word, &mut self.transfers);
-        let len = self.transfers.len() - start;
-        self.slots[i] = (start as u32, len as u32);
-        &self.transfers[start..]
+        &block.transfers[start as usize..(start + len) as usize]
     }
 }
 
@@ -1840,9 +1897,12 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
         let df = array.dataflow();
         let (stationary_op, stream_op) = roles(df);
         self.cache.use_for(array, mem);
-        self.cache
-            .inputs
-            .reset(&layer.order.gemm, &layer.order.tiling);
+        self.cache.inputs.reset(
+            &layer.addrs,
+            &layer.order.gemm,
+            &layer.order.tiling,
+            mem.ifmap.word_bytes as u64,
+        );
         let mut floor = 0;
         if self.stepper_array != Some(*array) {
             // Another dataflow: the array starts afresh once the previous layer has drained.
