@@ -77,6 +77,10 @@ pub(crate) trait Dma {
     fn memo_address_free(&self) -> bool {
         true
     }
+    /// What `memo_cost` depends on besides the transfer.
+    fn memo_cost_key(&self) -> u64 {
+        0
+    }
     /// Traces: issue `t`, recording what the DRAM model shows of it (the bandwidth model: the
     /// interface's busy interval), and the cycle its first byte moves when known at issue.
     fn issue_traced(&mut self, t: &Transfer, _trace: &mut Trace) -> (Self::Id, Option<u64>) {
@@ -219,6 +223,9 @@ impl Dma for Bandwidth {
     }
     fn memo_address_free(&self) -> bool {
         self.burst <= 1
+    }
+    fn memo_cost_key(&self) -> u64 {
+        self.burst
     }
     fn memo_cost(&self, t: &Transfer) -> u64 {
         // The bursts a transfer occupies depend on where its runs start.
@@ -782,8 +789,10 @@ struct InputMemo {
     index: HashMap<InputKey, usize>,
     /// The block of the layer being run.
     cur: usize,
-    /// Transfers held in all blocks (past `INPUT_MEMO_LIMIT` they are dropped).
+    /// Transfers held in all blocks (past `INPUT_MEMO_LIMIT` they are dropped), and how many
+    /// times they were.
     held: usize,
+    generation: u64,
 }
 
 /// What an ifmap tile's transfers depend on.
@@ -835,6 +844,7 @@ impl InputMemo {
             self.blocks.clear();
             self.index.clear();
             self.held = 0;
+            self.generation += 1;
         }
         let (cm, ck) = (gemm.m.div_ceil(tiling.m), gemm.k.div_ceil(tiling.k));
         self.held += (gemm.groups * cm * ck) as usize;
@@ -845,6 +855,11 @@ impl InputMemo {
             transfers: Vec::new(),
             counts: (cm, ck),
         });
+    }
+
+    /// Which block is in use: (generation, index).
+    fn block(&self) -> (u64, usize) {
+        (self.generation, self.cur)
     }
 
     /// The transfers of tile `t`'s ifmap tile (`word` and the layer as given to `reset`).
@@ -1940,7 +1955,14 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
             && !layer.ctx.keep_output
             && floor == 0;
         if memo_on {
-            self.cache.memo.reset();
+            // A convolution's ifmap segments are the same for every candidate with its
+            // M_t and K_t, innermost loop and pass length.
+            let ifmap = layer.addrs.conv.map(|_| {
+                let (generation, block) = self.cache.inputs.block();
+                let d2 = order.dims[2] as u8;
+                (generation, block, d2, chunk, self.dma.memo_cost_key())
+            });
+            self.cache.memo.reset(ifmap);
         }
         let mut pending: Option<memo::Pending> = None;
         let mut cursor = memo::Cursor::default();
@@ -2328,6 +2350,9 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
                 cur = nt;
             }
             i += 1;
+        }
+        if memo_on {
+            self.cache.memo.finish();
         }
         if layer.ctx.input_on_chip {
             // The resident input held the ifmap buffer until its last read: the next loads

@@ -384,6 +384,9 @@ pub struct PassMemo {
     /// Per operand (ifmap, filter, ofmap): the content id of each segment of a row of tiles
     /// along the innermost loop (`u32::MAX`: not computed yet).
     rows: [Vec<u32>; 3],
+    /// Ifmap segment tables kept across evaluations, and the key of the one in use.
+    kept: HashMap<SegmentsKey, Vec<u32>>,
+    keep: Option<SegmentsKey>,
     /// The run's fields are behind (passes were taken from the memo): the exit of this
     /// outcome, at this reference cycle, is where they are to be put before a tile is stepped.
     stale: Option<(u32, u64)>,
@@ -419,17 +422,44 @@ impl MemoCounts {
 }
 
 impl PassMemo {
-    pub(super) fn reset(&mut self) {
+    /// Start a layer. `ifmap`: what its ifmap rows' segments depend on when they are kept
+    /// across evaluations (a convolution's input windows: the ifmap memo's block, the
+    /// innermost loop, the pass length and the DMA's cost key); its table is taken out.
+    pub(super) fn reset(&mut self, ifmap: Option<SegmentsKey>) {
         self.map.clear();
         self.outcomes.clear();
         self.states.clear();
-        self.contents.clear();
         self.stale = None;
+        if self.contents.entries.len() > CONTENTS_LIMIT {
+            self.contents.clear();
+            self.kept.clear();
+        }
         for r in &mut self.rows {
             r.clear();
         }
+        if let Some(k) = ifmap {
+            if let Some(t) = self.kept.remove(&k) {
+                self.rows[0] = t;
+            }
+        }
+        self.keep = ifmap;
+    }
+
+    /// End a layer: its ifmap segments' table is kept for later evaluations.
+    pub(super) fn finish(&mut self) {
+        if let Some(k) = self.keep.take() {
+            let t = std::mem::take(&mut self.rows[0]);
+            self.kept.insert(k, t);
+        }
     }
 }
+
+/// What a convolution's ifmap segment ids depend on beyond the segment: the ifmap memo's
+/// block (its generation and index), the innermost loop, the pass length, the DMA's cost key.
+pub(super) type SegmentsKey = (u64, usize, u8, u64, u64);
+
+/// Segment contents the memo keeps at most across evaluations.
+const CONTENTS_LIMIT: usize = 1 << 16;
 
 fn hash_of(key: &[u64]) -> u64 {
     let mut h = Mix::default();
@@ -819,7 +849,9 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
             (o.st, o.array, o.busy, o.loads, o.writes, o.folds);
         let maxima = o.maxima.map(|t| abs(t, r));
         let exit_r = r.wrapping_add(o.shift);
-        let (touched, exit) = (o.touched, o.exit);
+        let touched = o.touched;
+        let (exit_words, exit_writes, exit_count) =
+            (o.exit.out.words, o.exit.out.writes, o.exit.out.count);
         // The open visit's words at the start: in the statistics if it ended in the pass, in
         // the words at the end if no visit began.
         let (ended, carried, words) = (o.ended, o.carried, o.words);
@@ -830,9 +862,9 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
             st.ofmap_sram_writes = st.ofmap_sram_writes.wrapping_add(d);
         }
         self.out.words = if carried {
-            exit.out.words.wrapping_add(d)
+            exit_words.wrapping_add(d)
         } else {
-            exit.out.words
+            exit_words
         };
         self.dma.memo_add_busy(busy);
         self.ifmap.loads.len += loads[0];
@@ -841,9 +873,8 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
         out.writes.len += writes;
         if touched {
             let len = out.writes.len;
-            let so = &exit.out;
-            for (k, w) in so.writes[..so.count].iter().enumerate() {
-                out.writes.items[(len - so.count + k) % 4] = Some(match w {
+            for (k, w) in exit_writes[..exit_count].iter().enumerate() {
+                out.writes.items[(len - exit_count + k) % 4] = Some(match w {
                     Some(t) => Write::Done(abs(*t, exit_r)),
                     None => Write::Pending,
                 });
