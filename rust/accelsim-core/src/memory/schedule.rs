@@ -1628,8 +1628,10 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
     }
 
     /// Issue the load tile `at` of `layer` needs from the stream `which` (0 ifmap, 1 filter).
+    /// The common cases (already asked for, or the same tile as the last load) inline; a new
+    /// load goes to [`Self::load_input`].
+    #[inline(always)]
     fn issue_input(&mut self, which: usize, layer: &Prepared, at: (usize, u64), t: &Tile) {
-        let li = at.0;
         let stream = if which == 0 {
             &mut self.ifmap
         } else {
@@ -1638,12 +1640,31 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
         if stream.asked_for(at) {
             return;
         }
-        let key = (li, t.key(stream.op));
+        let key = (at.0, t.key(stream.op));
         if stream.last_key == Some(key) {
             let j = stream.loads.len() - 1;
             stream.note(at, j);
             return;
         }
+        self.load_input(which, layer, at, t, key);
+    }
+
+    /// A new load of stream `which` for tile `at` (whose key is `key`), issued.
+    #[inline(never)]
+    fn load_input(
+        &mut self,
+        which: usize,
+        layer: &Prepared,
+        at: (usize, u64),
+        t: &Tile,
+        key: (usize, (u64, u64, u64)),
+    ) {
+        let li = at.0;
+        let stream = if which == 0 {
+            &mut self.ifmap
+        } else {
+            &mut self.filter
+        };
         let mut start = stream.next_start();
         if which == 0 {
             if let Some(producer) = self.dram_input_floor.take() {
@@ -1740,6 +1761,7 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
 
     /// Issue the inputs tile `at` needs whose buffering is `double` (ifmap, then filter), as
     /// `run_tiles`' `issue_inputs`; `filter_only` for the next layer's first tile.
+    #[inline(always)]
     fn issue_inputs(
         &mut self,
         layer: &Prepared,
