@@ -493,6 +493,12 @@ impl FoldPlan {
         self.x.0.div_ceil(self.x.1) * self.y.0.div_ceil(self.y.1)
     }
 
+    /// Whether `count() <= 1`, without its divisions.
+    #[inline]
+    fn at_most_one(&self) -> bool {
+        self.x.0 == 0 || self.y.0 == 0 || (self.x.0 <= self.x.1 && self.y.0 <= self.y.1)
+    }
+
     /// Folds along the outer and the inner fold loop.
     pub(crate) fn loops(&self) -> (u64, u64) {
         (self.x.0.div_ceil(self.x.1), self.y.0.div_ceil(self.y.1))
@@ -817,8 +823,7 @@ impl FoldCache {
         mem: &MemoryConfig,
     ) -> Option<Rest> {
         let pr = stepper.prev?;
-        let n = plan.count();
-        if n <= 1 {
+        if plan.at_most_one() {
             return None;
         }
         let key = [
@@ -828,16 +833,12 @@ impl FoldCache {
             pr.stream_start.wrapping_sub(pr.load_start),
             (stepper.index >= 2) as u64 | (plan.df as u64) << 1,
         ];
-        if let Some((k, r)) = self.last {
-            if k[0] == key[0]
-                && k[1] == key[1]
-                && k[2] == key[2]
-                && k[3] == key[3]
-                && k[4] == key[4]
-            {
-                return r;
+        if let Some((k, r)) = &self.last {
+            if *k == key {
+                return *r;
             }
         }
+        let n = plan.count();
         if let Some(r) = self.map.get(&key) {
             self.last = Some((key, *r));
             return *r;
@@ -1830,6 +1831,8 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
         let mut plan = FoldPlan::new(array, 1, 1, 1);
         let mut tile_stats = GemmStats::default();
         let mut tile_words = 0;
+        // The plan's first fold and its rates.
+        let mut fold0 = (plan.fold(0), rates(df, mem, plan.fold(0)));
         let mut cur = order.tile(0);
         let mut before: Option<Tile> = None;
         for i in 0..n {
@@ -1956,6 +1959,7 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
                 }
                 tile_stats = plan.stats(array.drain_beats());
                 tile_words = plan.out_words();
+                fold0 = (plan.fold(0), rates(df, mem, plan.fold(0)));
             }
 
             // The tile's first fold waits for its operands.
@@ -1963,13 +1967,10 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
                 Dataflow::Os => (0, ifmap_ready.max(filter_ready)),
                 _ => (ready_of(stationary_op), ready_of(stream_op)),
             };
-            let a = plan.fold(0);
-            let step = self.stepper.step(
-                a,
-                stat_ready,
-                stream_inputs.max(out_ready),
-                rates(df, mem, a),
-            );
+            let (a, a_rates) = fold0;
+            let step = self
+                .stepper
+                .step(a, stat_ready, stream_inputs.max(out_ready), a_rates);
             let fold_start = match df {
                 Dataflow::Os => step.stream_start,
                 _ => self
