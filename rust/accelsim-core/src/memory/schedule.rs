@@ -950,39 +950,55 @@ struct TileOrder {
     dims: [Dim; 3],
     counts: [u64; 3],
     total: u64,
+    /// Per loop (outermost first): the GEMM's extent along its dimension, the tile's, and the
+    /// tiles along it.
+    ext: [(u64, u64, u64); 3],
+}
+
+impl Tile {
+    /// The index, origin and extent along `d`.
+    #[inline(always)]
+    fn along(&mut self, d: Dim) -> (&mut u64, &mut u64, &mut u64) {
+        match d {
+            Dim::M => (&mut self.im, &mut self.m0, &mut self.m),
+            Dim::K => (&mut self.ik, &mut self.k0, &mut self.k),
+            Dim::N => (&mut self.in_, &mut self.n0, &mut self.n),
+        }
+    }
 }
 
 impl TileOrder {
     fn new(gemm: Gemm, tiling: Tiling) -> Self {
         let counts = tiling.counts(&gemm);
+        let dims = tiling.order.dims();
+        let ext = |j: usize| {
+            let (full, step) = match dims[j] {
+                Dim::M => (gemm.m, tiling.m),
+                Dim::K => (gemm.k, tiling.k),
+                Dim::N => (gemm.n, tiling.n),
+            };
+            (full, step, counts[j])
+        };
         TileOrder {
             gemm,
             tiling,
-            dims: tiling.order.dims(),
+            dims,
             counts,
             total: gemm.groups * counts.iter().product::<u64>(),
+            ext: [ext(0), ext(1), ext(2)],
         }
     }
 
     /// The tile after `t` (`tile(i + 1)` for `t = tile(i)`, `i + 1 < total`), without
     /// divisions.
-    #[inline]
+    #[inline(always)]
     fn next(&self, t: &Tile) -> Tile {
         let mut t = *t;
         // Innermost loop first; a loop that wraps carries into the next one out.
         for j in (0..3).rev() {
-            let d = self.dims[j];
-            let (full, step) = match d {
-                Dim::M => (self.gemm.m, self.tiling.m),
-                Dim::K => (self.gemm.k, self.tiling.k),
-                Dim::N => (self.gemm.n, self.tiling.n),
-            };
-            let (idx, o, l) = match d {
-                Dim::M => (&mut t.im, &mut t.m0, &mut t.m),
-                Dim::K => (&mut t.ik, &mut t.k0, &mut t.k),
-                Dim::N => (&mut t.in_, &mut t.n0, &mut t.n),
-            };
-            if *idx + 1 < self.counts[j] {
+            let (full, step, count) = self.ext[j];
+            let (idx, o, l) = t.along(self.dims[j]);
+            if *idx + 1 < count {
                 *idx += 1;
                 *o += step;
                 *l = step.min(full - *o);
