@@ -815,6 +815,7 @@ impl FoldCache {
         }
     }
 
+    #[inline(always)]
     fn rest(
         &mut self,
         stepper: &Stepper,
@@ -838,6 +839,19 @@ impl FoldCache {
                 return *r;
             }
         }
+        self.rest_missed(stepper, pr, plan, key, mem)
+    }
+
+    /// [`Self::rest`] when the last lookup was another: from the map, or stepped.
+    #[inline(never)]
+    fn rest_missed(
+        &mut self,
+        stepper: &Stepper,
+        pr: Prev,
+        plan: &FoldPlan,
+        key: [u64; 5],
+        mem: &MemoryConfig,
+    ) -> Option<Rest> {
         let n = plan.count();
         if let Some(r) = self.map.get(&key) {
             self.last = Some((key, *r));
@@ -1223,10 +1237,15 @@ impl<I: Copy> InputStream<I> {
         self.asked.is_some_and(|(a, _)| a == at)
     }
 
+    #[inline(always)]
     fn load_of(&self, at: (usize, u64)) -> usize {
-        match (self.asked, self.before) {
-            (Some((a, j)), _) if a == at => j,
-            (_, Some((a, j))) if a == at => j,
+        if let Some((a, j)) = self.asked {
+            if a == at {
+                return j;
+            }
+        }
+        match self.before {
+            Some((a, j)) if a == at => j,
             _ => unreachable!("tile {at:?} was never asked for"),
         }
     }
@@ -1248,18 +1267,26 @@ impl<I: Copy> InputStream<I> {
         }
     }
 
+    #[inline(always)]
     fn ready<D: Dma<Id = I>>(&mut self, at: (usize, u64), dma: &mut D) -> u64 {
         let j = self.load_of(at);
         let l = &mut self.loads[j];
-        *l.ready.get_or_insert_with(|| {
-            l.ids
-                .iter()
-                .map(|&id| dma.complete(id) + 1)
-                .max()
-                .unwrap_or(0)
-        })
+        match l.ready {
+            Some(r) => r,
+            None => {
+                let r = l
+                    .ids
+                    .iter()
+                    .map(|&id| dma.complete(id) + 1)
+                    .max()
+                    .unwrap_or(0);
+                l.ready = Some(r);
+                r
+            }
+        }
     }
 
+    #[inline(always)]
     fn read_until(&mut self, at: (usize, u64), cycle: u64) {
         let j = self.load_of(at);
         let l = &mut self.loads[j];
