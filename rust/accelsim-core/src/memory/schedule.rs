@@ -332,7 +332,7 @@ impl Stepper {
     }
 
     /// `FastArray::step_at`, line for line.
-    #[inline]
+    #[inline(always)]
     fn step(&mut self, a: Shape, stationary_ready: u64, stream_ready: u64, rates: Rates) -> Step {
         let (la, lm) = (self.la, self.lm);
         let (ii_s, ii_l) = (rates.stream.max(1), rates.load.max(1));
@@ -340,7 +340,7 @@ impl Stepper {
             Dataflow::Ws | Dataflow::Is => {
                 let (k, c, v) = (a.rows, a.cols, a.vectors);
                 let bounds = |at_rate: bool, ii_l: u64| -> (u64, u64) {
-                    let Some(pr) = self.prev else { return (0, 0) };
+                    let Some(pr) = &self.prev else { return (0, 0) };
                     let (last_row, last_vector) = if at_rate {
                         (pr.last_row, pr.last_vector)
                     } else {
