@@ -758,12 +758,26 @@ impl InputMemo {
     }
 
     /// The transfers of tile `t`'s ifmap tile.
+    #[inline(always)]
     fn get(&mut self, addrs: &Addresses, g: &Gemm, t: &Tile, word: u64) -> &[Transfer] {
         let i = ((t.group * self.counts.0 + t.im) * self.counts.1 + t.ik) as usize;
         let (start, len) = self.slots[i];
         if start != u32::MAX {
             return &self.transfers[start as usize..(start + len) as usize];
         }
+        self.compute(i, addrs, g, t, word)
+    }
+
+    /// [`Self::get`] the first time: computed into slot `i`.
+    #[inline(never)]
+    fn compute(
+        &mut self,
+        i: usize,
+        addrs: &Addresses,
+        g: &Gemm,
+        t: &Tile,
+        word: u64,
+    ) -> &[Transfer] {
         let start = self.transfers.len();
         addrs.input_transfers_into(g, t, Operand::Ifmap, word, &mut self.transfers);
         let len = self.transfers.len() - start;
@@ -1239,14 +1253,20 @@ impl<I: Copy> InputStream<I> {
 
     #[inline(always)]
     fn load_of(&self, at: (usize, u64)) -> usize {
-        if let Some((a, j)) = self.asked {
-            if a == at {
-                return j;
-            }
-        }
-        match self.before {
-            Some((a, j)) if a == at => j,
-            _ => unreachable!("tile {at:?} was never asked for"),
+        // (`asked` and `before` are never the same tile. A double-buffered stream has mostly
+        // been asked for the next tile already: look at the one before first.)
+        let hit = |x: &Option<((usize, u64), usize)>| match x {
+            Some((a, j)) if *a == at => Some(*j),
+            _ => None,
+        };
+        let found = if self.double {
+            hit(&self.before).or_else(|| hit(&self.asked))
+        } else {
+            hit(&self.asked).or_else(|| hit(&self.before))
+        };
+        match found {
+            Some(j) => j,
+            None => unreachable!("tile {at:?} was never asked for"),
         }
     }
 
