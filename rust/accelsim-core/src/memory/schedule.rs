@@ -380,7 +380,7 @@ impl Stepper {
     }
 
     /// `FastArray::step_at`, line for line.
-    #[inline]
+    #[inline(always)]
     fn step(&mut self, a: Shape, stationary_ready: u64, stream_ready: u64, rates: Rates) -> Step {
         let (la, lm) = (self.la, self.lm);
         let (ii_s, ii_l) = (rates.stream.max(1), rates.load.max(1));
@@ -388,7 +388,7 @@ impl Stepper {
             Dataflow::Ws | Dataflow::Is => {
                 let (k, c, v) = (a.rows, a.cols, a.vectors);
                 let bounds = |at_rate: bool, ii_l: u64| -> (u64, u64) {
-                    let Some(pr) = self.prev else { return (0, 0) };
+                    let Some(pr) = &self.prev else { return (0, 0) };
                     let (last_row, last_vector) = if at_rate {
                         (pr.last_row, pr.last_vector)
                     } else {
@@ -539,6 +539,12 @@ impl FoldPlan {
 
     pub(crate) fn count(&self) -> u64 {
         self.x.0.div_ceil(self.x.1) * self.y.0.div_ceil(self.y.1)
+    }
+
+    /// Whether `count() <= 1`, without its divisions.
+    #[inline]
+    fn at_most_one(&self) -> bool {
+        self.x.0 == 0 || self.y.0 == 0 || (self.x.0 <= self.x.1 && self.y.0 <= self.y.1)
     }
 
     /// Folds along the outer and the inner fold loop.
@@ -934,6 +940,7 @@ impl FoldCache {
         }
     }
 
+    #[inline(always)]
     fn rest(
         &mut self,
         stepper: &Stepper,
@@ -942,8 +949,7 @@ impl FoldCache {
         mem: &MemoryConfig,
     ) -> Option<Rest> {
         let pr = stepper.prev?;
-        let n = plan.count();
-        if n <= 1 {
+        if plan.at_most_one() {
             return None;
         }
         let key = [
@@ -953,16 +959,25 @@ impl FoldCache {
             pr.stream_start.wrapping_sub(pr.load_start),
             (stepper.index >= 2) as u64 | (plan.df as u64) << 1,
         ];
-        if let Some((k, r)) = self.last {
-            if k[0] == key[0]
-                && k[1] == key[1]
-                && k[2] == key[2]
-                && k[3] == key[3]
-                && k[4] == key[4]
-            {
-                return r;
+        if let Some((k, r)) = &self.last {
+            if *k == key {
+                return *r;
             }
         }
+        self.rest_missed(stepper, pr, plan, key, mem)
+    }
+
+    /// [`Self::rest`] when the last lookup was another: from the map, or stepped.
+    #[inline(never)]
+    fn rest_missed(
+        &mut self,
+        stepper: &Stepper,
+        pr: Prev,
+        plan: &FoldPlan,
+        key: [u64; 5],
+        mem: &MemoryConfig,
+    ) -> Option<Rest> {
+        let n = plan.count();
         if let Some(r) = self.map.get(&key) {
             self.last = Some((key, *r));
             return *r;
@@ -1074,39 +1089,55 @@ struct TileOrder {
     dims: [Dim; 3],
     counts: [u64; 3],
     total: u64,
+    /// Per loop (outermost first): the GEMM's extent along its dimension, the tile's, and the
+    /// tiles along it.
+    ext: [(u64, u64, u64); 3],
+}
+
+impl Tile {
+    /// The index, origin and extent along `d`.
+    #[inline(always)]
+    fn along(&mut self, d: Dim) -> (&mut u64, &mut u64, &mut u64) {
+        match d {
+            Dim::M => (&mut self.im, &mut self.m0, &mut self.m),
+            Dim::K => (&mut self.ik, &mut self.k0, &mut self.k),
+            Dim::N => (&mut self.in_, &mut self.n0, &mut self.n),
+        }
+    }
 }
 
 impl TileOrder {
     fn new(gemm: Gemm, tiling: Tiling) -> Self {
         let counts = tiling.counts(&gemm);
+        let dims = tiling.order.dims();
+        let ext = |j: usize| {
+            let (full, step) = match dims[j] {
+                Dim::M => (gemm.m, tiling.m),
+                Dim::K => (gemm.k, tiling.k),
+                Dim::N => (gemm.n, tiling.n),
+            };
+            (full, step, counts[j])
+        };
         TileOrder {
             gemm,
             tiling,
-            dims: tiling.order.dims(),
+            dims,
             counts,
             total: gemm.groups * counts.iter().product::<u64>(),
+            ext: [ext(0), ext(1), ext(2)],
         }
     }
 
     /// The tile after `t` (`tile(i + 1)` for `t = tile(i)`, `i + 1 < total`), without
     /// divisions.
-    #[inline]
+    #[inline(always)]
     fn next(&self, t: &Tile) -> Tile {
         let mut t = *t;
         // Innermost loop first; a loop that wraps carries into the next one out.
         for j in (0..3).rev() {
-            let d = self.dims[j];
-            let (full, step) = match d {
-                Dim::M => (self.gemm.m, self.tiling.m),
-                Dim::K => (self.gemm.k, self.tiling.k),
-                Dim::N => (self.gemm.n, self.tiling.n),
-            };
-            let (idx, o, l) = match d {
-                Dim::M => (&mut t.im, &mut t.m0, &mut t.m),
-                Dim::K => (&mut t.ik, &mut t.k0, &mut t.k),
-                Dim::N => (&mut t.in_, &mut t.n0, &mut t.n),
-            };
-            if *idx + 1 < self.counts[j] {
+            let (full, step, count) = self.ext[j];
+            let (idx, o, l) = t.along(self.dims[j]);
+            if *idx + 1 < count {
                 *idx += 1;
                 *o += step;
                 *l = step.min(full - *o);
@@ -1331,11 +1362,22 @@ impl<I: Copy> InputStream<I> {
         self.asked.is_some_and(|(a, _)| a == at)
     }
 
+    #[inline(always)]
     fn load_of(&self, at: (usize, u64)) -> usize {
-        match (self.asked, self.before) {
-            (Some((a, j)), _) if a == at => j,
-            (_, Some((a, j))) if a == at => j,
-            _ => unreachable!("tile {at:?} was never asked for"),
+        // (`asked` and `before` are never the same tile. A double-buffered stream has mostly
+        // been asked for the next tile already: look at the one before first.)
+        let hit = |x: &Option<((usize, u64), usize)>| match x {
+            Some((a, j)) if *a == at => Some(*j),
+            _ => None,
+        };
+        let found = if self.double {
+            hit(&self.before).or_else(|| hit(&self.asked))
+        } else {
+            hit(&self.asked).or_else(|| hit(&self.before))
+        };
+        match found {
+            Some(j) => j,
+            None => unreachable!("tile {at:?} was never asked for"),
         }
     }
 
@@ -1356,18 +1398,26 @@ impl<I: Copy> InputStream<I> {
         }
     }
 
+    #[inline(always)]
     fn ready<D: Dma<Id = I>>(&mut self, at: (usize, u64), dma: &mut D) -> u64 {
         let j = self.load_of(at);
         let l = &mut self.loads[j];
-        *l.ready.get_or_insert_with(|| {
-            l.ids
-                .iter()
-                .map(|&id| dma.complete(id) + 1)
-                .max()
-                .unwrap_or(0)
-        })
+        match l.ready {
+            Some(r) => r,
+            None => {
+                let r = l
+                    .ids
+                    .iter()
+                    .map(|&id| dma.complete(id) + 1)
+                    .max()
+                    .unwrap_or(0);
+                l.ready = Some(r);
+                r
+            }
+        }
     }
 
+    #[inline(always)]
     fn read_until(&mut self, at: (usize, u64), cycle: u64) {
         let j = self.load_of(at);
         let l = &mut self.loads[j];
@@ -1756,8 +1806,10 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
     }
 
     /// Issue the load tile `at` of `layer` needs from the stream `which` (0 ifmap, 1 filter).
+    /// The common cases (already asked for, or the same tile as the last load) inline; a new
+    /// load goes to [`Self::load_input`].
+    #[inline(always)]
     fn issue_input(&mut self, which: usize, layer: &Prepared, at: (usize, u64), t: &Tile) {
-        let li = at.0;
         let stream = if which == 0 {
             &mut self.ifmap
         } else {
@@ -1766,12 +1818,31 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
         if stream.asked_for(at) {
             return;
         }
-        let key = (li, t.key(stream.op));
+        let key = (at.0, t.key(stream.op));
         if stream.last_key == Some(key) {
             let j = stream.loads.len() - 1;
             stream.note(at, j);
             return;
         }
+        self.load_input(which, layer, at, t, key);
+    }
+
+    /// A new load of stream `which` for tile `at` (whose key is `key`), issued.
+    #[inline(never)]
+    fn load_input(
+        &mut self,
+        which: usize,
+        layer: &Prepared,
+        at: (usize, u64),
+        t: &Tile,
+        key: (usize, (u64, u64, u64)),
+    ) {
+        let li = at.0;
+        let stream = if which == 0 {
+            &mut self.ifmap
+        } else {
+            &mut self.filter
+        };
         let mut start = stream.next_start();
         if which == 0 {
             if let Some(producer) = self.dram_input_floor.take() {
@@ -1868,6 +1939,7 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
 
     /// Issue the inputs tile `at` needs whose buffering is `double` (ifmap, then filter), as
     /// `run_tiles`' `issue_inputs`; `filter_only` for the next layer's first tile.
+    #[inline(always)]
     fn issue_inputs(
         &mut self,
         layer: &Prepared,
@@ -1939,6 +2011,8 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
         let mut plan = FoldPlan::new(array, 1, 1, 1);
         let mut tile_stats = GemmStats::default();
         let mut tile_words = 0;
+        // The plan's first fold and its rates.
+        let mut fold0 = (plan.fold(0), rates(df, mem, plan.fold(0)));
         let mut cur = order.tile(0);
         let mut before: Option<Tile> = None;
         // Passes of at most `chunk` tiles along the innermost loop, taken from the memo where
@@ -2118,6 +2192,7 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
                 }
                 tile_stats = plan.stats(array.drain_beats());
                 tile_words = plan.out_words();
+                fold0 = (plan.fold(0), rates(df, mem, plan.fold(0)));
             }
 
             // The tile's first fold waits for its operands.
@@ -2125,13 +2200,10 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
                 Dataflow::Os => (0, ifmap_ready.max(filter_ready)),
                 _ => (ready_of(stationary_op), ready_of(stream_op)),
             };
-            let a = plan.fold(0);
-            let step = self.stepper.step(
-                a,
-                stat_ready,
-                stream_inputs.max(out_ready),
-                rates(df, mem, a),
-            );
+            let (a, a_rates) = fold0;
+            let step = self
+                .stepper
+                .step(a, stat_ready, stream_inputs.max(out_ready), a_rates);
             let fold_start = match df {
                 Dataflow::Os => step.stream_start,
                 _ => self
