@@ -81,6 +81,10 @@ pub(crate) trait Dma {
     fn memo_cost_key(&self) -> u64 {
         0
     }
+    /// The DMA's parameters (its answers depend on nothing else but the transfers).
+    fn memo_context(&self) -> [u64; 3] {
+        [0; 3]
+    }
     /// Traces: issue `t`, recording what the DRAM model shows of it (the bandwidth model: the
     /// interface's busy interval), and the cycle its first byte moves when known at issue.
     fn issue_traced(&mut self, t: &Transfer, _trace: &mut Trace) -> (Self::Id, Option<u64>) {
@@ -226,6 +230,9 @@ impl Dma for Bandwidth {
     }
     fn memo_cost_key(&self) -> u64 {
         self.burst
+    }
+    fn memo_context(&self) -> [u64; 3] {
+        [self.bytes_per_cycle.to_bits(), self.latency, self.burst]
     }
     fn memo_cost(&self, t: &Transfer) -> u64 {
         // The bursts a transfer occupies depend on where its runs start.
@@ -2036,7 +2043,17 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
                 let d2 = order.dims[2] as u8;
                 (generation, block, d2, chunk, self.dma.memo_cost_key())
             });
-            self.cache.memo.reset(ifmap);
+            let context = memo::Context {
+                array: *array,
+                buffers: [mem.ifmap, mem.filter, mem.ofmap],
+                output_bytes: mem.output_bytes,
+                layout: mem.layout,
+                gemm: order.gemm,
+                conv: layer.addrs.conv,
+                sizes: [order.tiling.m, order.tiling.k, order.tiling.n],
+                dma: self.dma.memo_context(),
+            };
+            self.cache.memo.reset(context, ifmap);
         }
         let mut pending: Option<memo::Pending> = None;
         let mut cursor = memo::Cursor::default();

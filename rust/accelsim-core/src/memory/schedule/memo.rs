@@ -371,14 +371,49 @@ impl Interner {
     }
 }
 
-/// The recorded passes of the layer being run (cleared per layer; the buffers stay).
+/// What a layer's passes depend on besides their state and content: evaluations that share
+/// it (candidates that differ only in loop order) share their recorded passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Context {
+    pub(super) array: crate::config::ArrayConfig,
+    pub(super) buffers: [super::super::BufferConfig; 3],
+    pub(super) output_bytes: u32,
+    pub(super) layout: super::super::Layout,
+    pub(super) gemm: crate::gemm::Gemm,
+    pub(super) conv: Option<super::super::ConvGeometry>,
+    /// M_t, K_t, N_t.
+    pub(super) sizes: [u64; 3],
+    /// The DMA's parameters (`Dma::memo_context`).
+    pub(super) dma: [u64; 3],
+}
+
+/// Recorded passes of one context.
 #[derive(Debug, Default)]
-pub struct PassMemo {
+struct Tables {
     /// Pass outcomes by (content, entry state).
     map: HashMap<u64, u32, BuildHasherDefault<Mix>>,
     outcomes: Vec<Outcome>,
     /// States at pass boundaries.
     states: Interner,
+}
+
+impl Tables {
+    fn clear(&mut self) {
+        self.map.clear();
+        self.outcomes.clear();
+        self.states.clear();
+    }
+}
+
+/// Contexts whose recorded passes are kept.
+const CONTEXTS: usize = 8;
+
+/// The recorded passes of the layer being run, and of the last few contexts.
+#[derive(Debug, Default)]
+pub struct PassMemo {
+    t: Tables,
+    context: Option<Context>,
+    parked: Vec<(Context, Tables)>,
     /// Contents of segments of rows (see `segment_id`).
     contents: Interner,
     /// Per operand (ifmap, filter, ofmap): the content id of each segment of a row of tiles
@@ -425,10 +460,23 @@ impl PassMemo {
     /// Start a layer. `ifmap`: what its ifmap rows' segments depend on when they are kept
     /// across evaluations (a convolution's input windows: the ifmap memo's block, the
     /// innermost loop, the pass length and the DMA's cost key); its table is taken out.
-    pub(super) fn reset(&mut self, ifmap: Option<SegmentsKey>) {
-        self.map.clear();
-        self.outcomes.clear();
-        self.states.clear();
+    pub(super) fn reset(&mut self, context: Context, ifmap: Option<SegmentsKey>) {
+        if self.context != Some(context) {
+            // Park the tables in use; take the context's own if kept (the oldest go).
+            let tables = match self.parked.iter().position(|(c, _)| *c == context) {
+                Some(at) => self.parked.remove(at).1,
+                None if self.parked.len() >= CONTEXTS => {
+                    let mut t = self.parked.remove(0).1;
+                    t.clear();
+                    t
+                }
+                None => Tables::default(),
+            };
+            let old = std::mem::replace(&mut self.t, tables);
+            if let Some(c) = self.context.replace(context) {
+                self.parked.push((c, old));
+            }
+        }
         self.stale = None;
         if self.contents.entries.len() > CONTENTS_LIMIT {
             self.contents.clear();
@@ -547,7 +595,7 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
     /// `i` (`cur`); the counts (loads, visits, folds), the write-backs, the open visit's words
     /// and the totals are already there.
     fn materialize(&mut self, li: usize, i: u64, cur: &Tile, (x, r): (u32, u64)) {
-        let s = self.cache.memo.outcomes[x as usize].exit;
+        let s = self.cache.memo.t.outcomes[x as usize].exit;
         self.dma.memo_set_free(abs(s.free, r));
         for (which, ss) in s.streams.iter().enumerate() {
             let stream = if which == 0 {
@@ -773,14 +821,14 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
         // The state's id: the exit of the pass before (known) or the run's (looked at).
         let (id, r) = match *cursor {
             Cursor::At(x, r) => {
-                let o = &self.cache.memo.outcomes[x as usize];
+                let o = &self.cache.memo.t.outcomes[x as usize];
                 match o.exit_ids[touched as usize] {
                     Some(id) => (id, r),
                     None => {
                         let exit = o.exit;
                         exit.push(touched, &mut key);
-                        let id = self.cache.memo.states.intern(&key[content..]);
-                        self.cache.memo.outcomes[x as usize].exit_ids[touched as usize] = Some(id);
+                        let id = self.cache.memo.t.states.intern(&key[content..]);
+                        self.cache.memo.t.outcomes[x as usize].exit_ids[touched as usize] = Some(id);
                         (id, r)
                     }
                 }
@@ -788,16 +836,16 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
             Cursor::Unknown => {
                 let (state, r) = self.pass_state(layer.array.dataflow(), i, li);
                 state.push(touched, &mut key);
-                (self.cache.memo.states.intern(&key[content..]), r)
+                (self.cache.memo.t.states.intern(&key[content..]), r)
             }
         };
         key.truncate(content);
         key.push(id as u64);
         let hash = hash_of(&key);
         let memo = &self.cache.memo;
-        let mut at = memo.map.get(&hash).copied();
+        let mut at = memo.t.map.get(&hash).copied();
         while let Some(x) = at {
-            let o = &memo.outcomes[x as usize];
+            let o = &memo.t.outcomes[x as usize];
             if o.key == key {
                 break;
             }
@@ -808,14 +856,14 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
             self.take(li, x, r);
             self.cache.memo.counts.hits += 1;
             self.cache.memo.counts.tiles_skipped += l;
-            let shift = self.cache.memo.outcomes[x as usize].shift;
+            let shift = self.cache.memo.t.outcomes[x as usize].shift;
             *cursor = Cursor::At(x, r.wrapping_add(shift));
             return Some((next, last));
         }
         self.cache.memo.counts.misses += 1;
         self.memo_step(li, i, &cur, cursor);
         self.cache.memo.counts.tiles_stepped -= 1;
-        if self.cache.memo.outcomes.len() < MEMO_LIMIT {
+        if self.cache.memo.t.outcomes.len() < MEMO_LIMIT {
             let maxima = self.maxima(li);
             self.set_maxima(li, [0; 3]);
             // Mark the open visit's words: they count only toward statistics, and the mark
@@ -844,7 +892,7 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
     /// Take outcome `x` for a pass whose reference cycle is `r`: what it adds now, its exit
     /// state once a tile is stepped.
     fn take(&mut self, li: usize, x: u32, r: u64) {
-        let o = &self.cache.memo.outcomes[x as usize];
+        let o = &self.cache.memo.t.outcomes[x as usize];
         let (mut st, array, busy, loads, writes, folds) =
             (o.st, o.array, o.busy, o.loads, o.writes, o.folds);
         let maxima = o.maxima.map(|t| abs(t, r));
@@ -931,7 +979,7 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
         let tot = &self.totals[li];
         let writes = self.out.writes.len() - p.writes;
         let o = Outcome {
-            next: self.cache.memo.map.get(&p.hash).copied(),
+            next: self.cache.memo.t.map.get(&p.hash).copied(),
             key: p.key,
             exit,
             exit_ids: [None; 2],
@@ -952,9 +1000,9 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
             folds: self.stepper.index - p.folds,
         };
         let memo = &mut self.cache.memo;
-        let x = memo.outcomes.len() as u32;
-        memo.map.insert(p.hash, x);
-        memo.outcomes.push(o);
+        let x = memo.t.outcomes.len() as u32;
+        memo.t.map.insert(p.hash, x);
+        memo.t.outcomes.push(o);
         *cursor = Cursor::At(x, r);
     }
 }
