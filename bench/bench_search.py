@@ -155,6 +155,7 @@ def _searched(model: str, acc: Accelerator, kib: int, strategy: str, repeat: int
     )
     print(f"  {'layer (first of its shape)':<24} {'M x K x N':>18} {'scores':>7} {'/s/core':>10}")
     total_n, total_s = 0, 0.0
+    stepped = skipped = 0
     for name, shape, conv in layers:
         best: tuple[int, float] | None = None
         for _ in range(repeat):
@@ -171,13 +172,20 @@ def _searched(model: str, acc: Accelerator, kib: int, strategy: str, repeat: int
             rate = float(raw["exact_per_second_per_core"])
             if best is None or rate > best[1]:
                 best = (n, rate)
+                memo = (int(raw["tiles_stepped"]), int(raw["tiles_skipped"]))
         assert best is not None
         n, rate = best
         total_n += n
         total_s += n / rate
+        stepped += memo[0]
+        skipped += memo[1]
         dims = f"{shape[0]}x{shape[1]}x{shape[2]}"
         print(f"  {name:<24} {dims:>18} {n:>7,} {rate:>10,.0f}")
     print(f"  {'all shapes':<24} {'':>18} {total_n:>7,} {total_n / total_s:>10,.0f}")
+    print(
+        f"  tiles: {stepped + skipped:,} in these scores, {stepped:,} stepped, {skipped:,} taken "
+        "from the pass memo"
+    )
 
 
 def _typical(model: str, acc: Accelerator, memory: Memory, repeat: int) -> tuple[float, float]:

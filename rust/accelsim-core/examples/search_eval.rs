@@ -2,10 +2,12 @@
 //! profiling harness (`valgrind --tool=callgrind target/release/examples/search_eval search`).
 //!
 //!     cargo run --release -p accelsim-core --example search_eval -- search [KIB] [REPEAT]
+//!     cargo run --release -p accelsim-core --example search_eval -- search-no-memo [KIB] [REPEAT]
 //!     cargo run --release -p accelsim-core --example search_eval -- dump [KIB] > scores.txt
 //!
 //! `search`: every distinct layer shape searched exhaustively on one thread, the candidates the
 //! search scores per second (the evaluator's own time), per shape and overall, best of REPEAT.
+//! `search-no-memo`: the same with the evaluator's pass memo off (every tile stepped).
 //! `dump`: every candidate of every shape's space scored, one line each (for comparing builds:
 //! the scores must not change).
 
@@ -154,10 +156,11 @@ fn main() {
     mem.ofmap.size_bytes = kib << 10;
     let layers = resnet18();
     match mode {
-        "search" => {
+        "search" | "search-no-memo" => {
             let opts = SearchOptions {
                 strategy: StrategyKind::Exhaustive,
                 threads: 1,
+                pass_memo: mode == "search",
                 ..Default::default()
             };
             let (mut n_all, mut t_all) = (0u64, 0f64);
@@ -242,6 +245,6 @@ fn main() {
             }
             eprintln!("{n} scores in {:.3} s", t0.elapsed().as_secs_f64());
         }
-        _ => panic!("mode: search or dump"),
+        _ => panic!("mode: search, search-no-memo or dump"),
     }
 }

@@ -258,6 +258,8 @@ fn pass_memo_equals_stepping_every_tile() {
     use accelsim_core::memory::schedule::{evaluate_layer_timed, LayerTiming};
     let mut rng = Lcg(47);
     let mut cache = FoldCache::new();
+    // Start afresh often (content ids given again).
+    cache.set_pass_memo_limit(40);
     let mut off = FoldCache::new();
     off.set_pass_memo(false);
     let mut ran = 0;
@@ -319,6 +321,23 @@ fn pass_memo_equals_stepping_every_tile() {
         assert_eq!(with.array, without.array, "stand-in, array: {what}");
         assert_eq!(with.mem, without.mem, "stand-in, memory: {what}");
         assert_eq!(with.energy, without.energy, "stand-in, energy: {what}");
+        // The array alone (every transfer done at once).
+        let alone = |c: &mut FoldCache| {
+            evaluate_layer_timed(
+                &array,
+                &mem,
+                &g,
+                conv.as_ref(),
+                t,
+                LayerTiming::Unbounded,
+                c,
+                &never_cancel,
+            )
+            .unwrap()
+        };
+        let (with, without) = (alone(&mut cache), alone(&mut off));
+        assert_eq!(with.array, without.array, "array alone, array: {what}");
+        assert_eq!(with.mem, without.mem, "array alone, memory: {what}");
         ran += 1;
     }
     assert!(ran > 300, "only {ran} cases fit their buffers");
@@ -328,6 +347,86 @@ fn pass_memo_equals_stepping_every_tile() {
         "the memo took too few passes: {m:?}"
     );
     assert_eq!(off.memo_counts().hits, 0);
+}
+
+/// The pass memo keeps recorded passes across evaluations (per context: candidates that
+/// differ only in loop order share them) and starts afresh when full: candidates scored one
+/// after another on one cache, every loop order of a few tile sizes, interleaving the
+/// configured bandwidth model, a burst stand-in and the array alone (as the search does),
+/// equal the same scores with the memo off; with a tiny limit the memo starts afresh often.
+#[test]
+fn pass_memo_shared_across_candidates_equals_stepping() {
+    use accelsim_core::memory::schedule::{evaluate_layer_timed, LayerTiming};
+    let mut rng = Lcg(83);
+    let mut caches = [FoldCache::new(), FoldCache::new()];
+    caches[1].set_pass_memo_limit(30);
+    let mut off = FoldCache::new();
+    off.set_pass_memo(false);
+    let mut ran = 0;
+    for case in 0..150 {
+        let array = random_array(&mut rng);
+        let mut mem = random_mem(&mut rng, false);
+        mem.accumulator = true;
+        let (g, conv) = random_layer(&mut rng, false);
+        let timings = [
+            LayerTiming::Configured,
+            LayerTiming::Bandwidth {
+                bytes_per_cycle: 8.0,
+                latency: rng.range(0, 30),
+                burst_bytes: 32,
+            },
+            LayerTiming::Unbounded,
+        ];
+        for _ in 0..3 {
+            let sizes = (
+                rng.range(1, g.m.div_ceil(4).max(1)),
+                rng.range(1, g.k.div_ceil(5).max(1)),
+                rng.range(1, g.n.div_ceil(2).max(1)),
+            );
+            for &order in LoopOrder::ALL {
+                let t = Tiling {
+                    m: sizes.0,
+                    k: sizes.1,
+                    n: sizes.2,
+                    order,
+                };
+                if t.check(&g, &mem).is_err() {
+                    continue;
+                }
+                for timing in timings {
+                    let what = format!("case {case}: {array:?} {g:?} {conv:?} {t:?} {timing:?}");
+                    let run = |c: &mut FoldCache| {
+                        evaluate_layer_timed(
+                            &array,
+                            &mem,
+                            &g,
+                            conv.as_ref(),
+                            t,
+                            timing,
+                            c,
+                            &never_cancel,
+                        )
+                        .unwrap()
+                    };
+                    let want = run(&mut off);
+                    for (ci, c) in caches.iter_mut().enumerate() {
+                        let got = run(c);
+                        assert_eq!(got.array, want.array, "array: cache {ci} {what}");
+                        assert_eq!(got.mem, want.mem, "memory: cache {ci} {what}");
+                    }
+                    ran += 1;
+                }
+            }
+        }
+    }
+    assert!(ran > 1000, "only {ran} scores");
+    for c in &caches {
+        let m = c.memo_counts();
+        assert!(
+            m.tiles_skipped > m.tiles_stepped,
+            "the memo took too few passes: {m:?}"
+        );
+    }
 }
 
 #[test]

@@ -189,6 +189,7 @@ fn search_network<'py>(
         seed,
         dataflows: dataflows_of(dataflows)?,
         threads,
+        pass_memo: true,
     };
     let layers: Vec<NetworkLayer> = (0..n)
         .map(|i| NetworkLayer {

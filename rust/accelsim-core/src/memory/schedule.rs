@@ -264,6 +264,12 @@ pub(crate) struct Unbounded;
 impl Dma for Unbounded {
     type Id = u64;
     const EAGER: bool = true;
+    // Every transfer is done at cycle 0: its data usable from cycle 1, before any fold a pass
+    // starts from (the memo's floors), so the passes move with the array alone.
+    const MEMO: bool = true;
+    fn memo_context(&self) -> [u64; 3] {
+        [u64::MAX; 3]
+    }
     fn issue(&mut self, _t: &Transfer) -> u64 {
         0
     }
@@ -928,6 +934,13 @@ impl FoldCache {
     /// same either way; for tests and comparisons.
     pub fn set_pass_memo(&mut self, on: bool) {
         self.memo.off = !on;
+    }
+
+    /// How many segment contents the pass memo keeps before it starts afresh (0: its
+    /// default); tests make it small to start afresh often.
+    #[doc(hidden)]
+    pub fn set_pass_memo_limit(&mut self, contents: usize) {
+        self.memo.limit = contents;
     }
 
     /// The rest of a tile whose first fold left `stepper` as it is.
@@ -2034,7 +2047,9 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
             && mem.accumulator
             && !layer.ctx.input_on_chip
             && !layer.ctx.keep_output
-            && floor == 0;
+            && floor == 0
+            // (passes of one tile cost more to look up than to step)
+            && inner > 1;
         if memo_on {
             // A convolution's ifmap segments are the same for every candidate with its
             // M_t and K_t, innermost loop and pass length.

@@ -40,6 +40,9 @@ pub struct SearchOptions {
     pub dataflows: Vec<Dataflow>,
     /// Worker threads (0: every core).
     pub threads: usize,
+    /// Take repeated passes of tiles from the evaluators' pass memo (the default; the costs
+    /// are the same without it, only slower to compute).
+    pub pass_memo: bool,
 }
 
 impl Default for SearchOptions {
@@ -51,6 +54,7 @@ impl Default for SearchOptions {
             seed: 0,
             dataflows: Vec::new(),
             threads: 0,
+            pass_memo: true,
         }
     }
 }
@@ -240,6 +244,9 @@ pub fn search_layers(
         opts.threads
     };
     let mut evaluators: Vec<Evaluator> = (0..threads).map(|_| Evaluator::new()).collect();
+    for ev in &mut evaluators {
+        ev.set_pass_memo(opts.pass_memo);
+    }
     let mut stats = SearchStats {
         threads,
         ..Default::default()

@@ -100,8 +100,17 @@ fn rel(x: u64, r: u64) -> Rel {
     (x != 0).then(|| x.wrapping_sub(r) as i64)
 }
 
+/// The absolute time of `t` at reference cycle `r`; 0 for a time before cycle 0 (an early
+/// time, see `push_time`, recorded further from its reference than this one is from 0: it is
+/// as early as 0 for everything after).
 fn abs(t: Rel, r: u64) -> u64 {
-    t.map_or(0, |v| (v as u64).wrapping_add(r))
+    t.map_or(0, |v| {
+        if v < 0 && v.unsigned_abs() > r {
+            0
+        } else {
+            r.wrapping_add(v as u64)
+        }
+    })
 }
 
 /// Key words of time `t`: exact (`floor` = `None`), or "early" when it is at most `floor`
@@ -231,14 +240,17 @@ impl PassState {
         }
         let o = &self.out;
         if touched {
-            let free_out = if o.count == o.reuse {
-                match o.writes[0] {
-                    Some(Some(t)) => Some(t + 1),
+            // Read-backs of the pass's visits wait for the write-backs that held their half:
+            // first those of the ring, then the pass's own (after its folds).
+            let mut free_out = (o.count == o.reuse).then_some(i64::MAX);
+            for w in &o.writes[..o.count] {
+                free_out = match (free_out, w) {
+                    (Some(a), Some(Some(t))) => Some(a.min(t + 1)),
+                    // Pending: written after a fold of the pass.
+                    (Some(a), None) => Some(a),
                     _ => None,
-                }
-            } else {
-                None
-            };
+                };
+            }
             first_issue = match (first_issue, free_out) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 _ => None,
@@ -432,6 +444,8 @@ pub struct PassMemo {
     pub(crate) counts: MemoCounts,
     /// Off: every tile is stepped (for tests and comparisons).
     pub(crate) off: bool,
+    /// Segment contents kept at most (0: `CONTENTS_LIMIT`; tests make it small).
+    pub(crate) limit: usize,
 }
 
 /// What a [`super::FoldCache`]'s pass memo did over the evaluations it served.
@@ -461,6 +475,14 @@ impl PassMemo {
     /// across evaluations (a convolution's input windows: the ifmap memo's block, the
     /// innermost loop, the pass length and the DMA's cost key); its table is taken out.
     pub(super) fn reset(&mut self, context: Context, ifmap: Option<SegmentsKey>) {
+        if self.contents.entries.len() > self.contents_limit() {
+            // Content ids are about to be given again: forget everything keyed by them.
+            self.contents.clear();
+            self.kept.clear();
+            self.t.clear();
+            self.parked.clear();
+            self.context = None;
+        }
         if self.context != Some(context) {
             // Park the tables in use; take the context's own if kept (the oldest go).
             let tables = match self.parked.iter().position(|(c, _)| *c == context) {
@@ -478,10 +500,6 @@ impl PassMemo {
             }
         }
         self.stale = None;
-        if self.contents.entries.len() > CONTENTS_LIMIT {
-            self.contents.clear();
-            self.kept.clear();
-        }
         for r in &mut self.rows {
             r.clear();
         }
@@ -491,6 +509,14 @@ impl PassMemo {
             }
         }
         self.keep = ifmap;
+    }
+
+    fn contents_limit(&self) -> usize {
+        if self.limit == 0 {
+            CONTENTS_LIMIT
+        } else {
+            self.limit
+        }
     }
 
     /// End a layer: its ifmap segments' table is kept for later evaluations.
@@ -507,7 +533,7 @@ impl PassMemo {
 pub(super) type SegmentsKey = (u64, usize, u8, u64, u64);
 
 /// Segment contents the memo keeps at most across evaluations.
-const CONTENTS_LIMIT: usize = 1 << 16;
+const CONTENTS_LIMIT: usize = 1 << 14;
 
 fn hash_of(key: &[u64]) -> u64 {
     let mut h = Mix::default();
@@ -758,7 +784,11 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
         let chunks = order.counts[2].div_ceil(chunk) as usize;
         let last = order.with_inner(&first, j + l - 1);
         let next = order.next(&last);
-        key.extend_from_slice(&[l, first.m, first.k, first.n, last.m, last.k, last.n]);
+        // Which words follow depends on the innermost loop (and on the pass length, the
+        // layer and the DMA, which the context and `l` fix): the key says which it is, so
+        // that keys of passes along different loops never read alike.
+        key.extend_from_slice(&[inner as u64, l, first.m, first.k, first.n]);
+        key.extend_from_slice(&[last.m, last.k, last.n]);
         key.extend_from_slice(&[next.m, next.k, next.n]);
         let seg = |op| order.row_slot(op, &first) * chunks + (j / chunk) as usize;
         // The loads inside the pass, and the next tile's.
@@ -828,7 +858,8 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
                         let exit = o.exit;
                         exit.push(touched, &mut key);
                         let id = self.cache.memo.t.states.intern(&key[content..]);
-                        self.cache.memo.t.outcomes[x as usize].exit_ids[touched as usize] = Some(id);
+                        self.cache.memo.t.outcomes[x as usize].exit_ids[touched as usize] =
+                            Some(id);
                         (id, r)
                     }
                 }
