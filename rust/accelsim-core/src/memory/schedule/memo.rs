@@ -1,29 +1,37 @@
 //! The pass memo of the search's evaluator (docs/search.md, "Scoring a candidate").
 //!
-//! A layer's tiles are cut into passes: runs of `P` consecutive tiles in loop order (`P` the
-//! innermost loop's tile count). What a pass does depends only on the state of the memory
-//! system and the array when it starts and on what it asks of them (its *content*: the tiles'
-//! extents, which loads and write-backs it issues and what each transfer costs), and every
-//! rule of the model is a sum or a maximum of times: a state moved by `d` cycles gives the
-//! same pass moved by `d` cycles. So a pass is simulated once per (state relative to a
-//! reference cycle, content); a later pass that starts from the same relative state with the
-//! same content takes the recorded outcome, moved to its own reference, without stepping its
-//! tiles. The key holds the whole state and content, not a hash of them: a hit is exact.
+//! A layer's tiles are cut into passes: the innermost loop's tiles, in pieces of at most
+//! [`CHUNK`] (`chunk`). What a pass does depends only on the state of the memory system and
+//! the array when it starts and on what it asks of them (its *content*: the tiles' extents,
+//! which loads and write-backs it issues and what each transfer costs), and every rule of the
+//! model is a sum or a maximum of times: a state moved by `d` cycles gives the same pass moved
+//! by `d` cycles. So a pass is simulated once per (state relative to a reference cycle,
+//! content); a later pass that starts from the same relative state with the same content
+//! takes the recorded outcome, moved to its own reference, without stepping its tiles. The
+//! key holds the whole state and content (interned, never a hash alone): a hit is exact.
 //!
 //! The key leaves out what cannot change what the pass does, so that passes deep in a long
 //! loop find the ones before them:
 //! - a time the pass only ever takes a maximum of with later times it knows bounds for (the
 //!   DMA engine free before the pass's first transfer may start, a load ready before the
 //!   array can read it, a visit's readiness or latest result before the pass's first fold
-//!   could pass them) is "early", whatever its value, and restored as 0;
+//!   could pass them) is "early", whatever its value;
 //! - the write-backs of earlier visits, when the pass neither begins nor ends a visit (it
 //!   does not look at them and they stay as they are);
 //! - the maxima kept only for the report (latest write-back and result), and the words the
 //!   open visit has accumulated (they add to the statistics when it ends): the pass's own
 //!   part is recorded and added.
 //!
+//! Passes taken one after another only move counters and totals; the run's fields are put in
+//! the last one's end state when a tile is stepped again. Recorded passes are kept per
+//! context (array, buffers, layer, tile sizes, DMA parameters): candidates that differ only
+//! in loop order share them, and so do a convolution's ifmap segments (its input windows,
+//! the same for every candidate with its `M_t` and `K_t`).
+//!
 //! Only the untraced, unrecorded single-layer run with a DMA that answers at issue and whose
-//! answers move with the issue cycle (the bandwidth model) uses it: `evaluate_layer`.
+//! answers move with the issue cycle (the bandwidth model and its stand-in, and the array
+//! alone) uses it: `evaluate_layer` and `evaluate_layer_timed`. `tests/search.rs` holds it to
+//! `simulate_conv_layer` and to the memo off.
 
 use super::super::backend::Transfer;
 use super::super::tiling::Dim;
