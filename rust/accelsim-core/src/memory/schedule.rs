@@ -805,7 +805,7 @@ pub struct FoldCache {
 struct InputMemo {
     /// Per layer and (`M_t`, `K_t`): the tiles' transfers.
     blocks: Vec<InputBlock>,
-    index: HashMap<InputKey, usize>,
+    index: HashMap<InputKey, usize, BuildHasherDefault<Mix>>,
     /// The block of the layer being run.
     cur: usize,
     /// Transfers held in all blocks (past `INPUT_MEMO_LIMIT` they are dropped), and how many
