@@ -2049,7 +2049,8 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
             && !layer.ctx.keep_output
             && floor == 0
             // (passes of one tile cost more to look up than to step)
-            && inner > 1;
+            && inner > 1
+            && n >= 32 * chunk;
         if memo_on {
             // A convolution's ifmap segments are the same for every candidate with its
             // M_t and K_t, innermost loop and pass length.
