@@ -8,6 +8,9 @@
 //! `search`: every distinct layer shape searched exhaustively on one thread, the candidates the
 //! search scores per second (the evaluator's own time), per shape and overall, best of REPEAT.
 //! `search-no-memo`: the same with the evaluator's pass memo off (every tile stepped).
+//! `typical`: every shape's default tiling scored by a fresh evaluator, per second.
+//! `typical-search`: the same scored within one search (one evaluator for all shapes), as
+//! bench_search.py's "default tiling" line measures it.
 //! `dump`: every candidate of every shape's space scored, one line each (for comparing builds:
 //! the scores must not change).
 
@@ -205,6 +208,57 @@ fn main() {
                 m.hits, m.misses, m.tiles_stepped, m.tiles_skipped
             );
         }
+        "typical-search" => {
+            // As bench_search.py measures it: one random search with a budget of 1 over every
+            // shape (its default tiling), one thread; the evaluator's own time.
+            let opts = SearchOptions {
+                strategy: StrategyKind::Random,
+                budget: Some(1),
+                threads: 1,
+                ..Default::default()
+            };
+            let shapes: Vec<LayerShape> = layers.iter().map(|(_, s)| *s).collect();
+            let mut best = 0.0f64;
+            for _ in 0..repeat.max(1) * 10 {
+                let (_, st) =
+                    search_layers(&array, &mem, &shapes, &opts, &never_cancel, &|_| {}).unwrap();
+                best = best.max(st.evaluations.exact as f64 / st.busy[0]);
+            }
+            println!("{kib} KiB buffers: default tilings in one search: {best:.0} /s");
+        }
+        "typical" => {
+            // Every shape's default tiling scored by a fresh evaluator (as a search's first
+            // score), best of REPEAT rounds.
+            let mut best = f64::INFINITY;
+            for _ in 0..repeat.max(1) * 20 {
+                let mut secs = 0.0;
+                for (_, shape) in &layers {
+                    let tiling =
+                        accelsim_core::memory::choose_tiling(&shape.gemm, &array, &mem).unwrap();
+                    let c = accelsim_core::search::Candidate {
+                        tiling,
+                        dataflow: array.dataflow(),
+                    };
+                    let mut ev = Evaluator::new();
+                    let t0 = Instant::now();
+                    ev.eval(
+                        &array,
+                        &mem,
+                        shape,
+                        &c,
+                        accelsim_core::search::Fidelity::Exact,
+                        &never_cancel,
+                    )
+                    .unwrap();
+                    secs += t0.elapsed().as_secs_f64();
+                }
+                best = best.min(secs);
+            }
+            println!(
+                "{kib} KiB buffers: default tilings, fresh evaluator each: {:.0} /s",
+                layers.len() as f64 / best
+            );
+        }
         "dump" => {
             let mut ev = Evaluator::new();
             let t0 = Instant::now();
@@ -245,6 +299,6 @@ fn main() {
             }
             eprintln!("{n} scores in {:.3} s", t0.elapsed().as_secs_f64());
         }
-        _ => panic!("mode: search, search-no-memo or dump"),
+        _ => panic!("mode: search, search-no-memo, typical or dump"),
     }
 }
