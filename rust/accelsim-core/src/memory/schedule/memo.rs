@@ -787,7 +787,7 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
         (j, l, chunk): (u64, u64, u64),
         key: &mut Vec<u64>,
     ) -> (Tile, Tile, bool) {
-        let order = layer.order;
+        let order = &layer.order;
         let inner = order.dims[2];
         let chunks = order.counts[2].div_ceil(chunk) as usize;
         let last = order.with_inner(&first, j + l - 1);
@@ -800,8 +800,11 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
         key.extend_from_slice(&[next.m, next.k, next.n]);
         let seg = |op| order.row_slot(op, &first) * chunks + (j / chunk) as usize;
         // The loads inside the pass, and the next tile's.
+        let blocks_free = self.dma.memo_address_free();
         for op in [Operand::Ifmap, Operand::Filter] {
-            if l > 1 && depends_on(op, inner) {
+            // (A block's content is its extents when its cost ignores the address: nothing to
+            // look up.)
+            if l > 1 && depends_on(op, inner) && !(blocks_free && self.block_of(layer, op)) {
                 let id = self.segment_id(layer, op, seg(op), &first, (j + 1, j + l));
                 key.push(id as u64);
             }
