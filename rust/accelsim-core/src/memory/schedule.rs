@@ -2050,7 +2050,7 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
             && floor == 0
             // (passes of one tile cost more to look up than to step)
             && inner > 1
-            && n >= 32 * chunk;
+            && n >= 8 * chunk;
         if memo_on {
             // A convolution's ifmap segments are the same for every candidate with its
             // M_t and K_t, innermost loop and pass length.
