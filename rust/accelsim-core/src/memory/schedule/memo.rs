@@ -442,6 +442,7 @@ pub struct PassMemo {
     /// Ifmap segment tables kept across evaluations, and the key of the one in use.
     kept: HashMap<SegmentsKey, Vec<u32>>,
     keep: Option<SegmentsKey>,
+    kept_generation: u64,
     /// The run's fields are behind (passes were taken from the memo): the exit of this
     /// outcome, at this reference cycle, is where they are to be put before a tile is stepped.
     stale: Option<(u32, u64)>,
@@ -512,6 +513,11 @@ impl PassMemo {
             r.clear();
         }
         if let Some(k) = ifmap {
+            if k.0 != self.kept_generation {
+                // The ifmap memo started afresh: tables of its old blocks can never be asked.
+                self.kept.clear();
+                self.kept_generation = k.0;
+            }
             if let Some(t) = self.kept.remove(&k) {
                 self.rows[0] = t;
             }
