@@ -353,7 +353,8 @@ fn pass_memo_equals_stepping_every_tile() {
 /// differ only in loop order share them) and starts afresh when full: candidates scored one
 /// after another on one cache, every loop order of a few tile sizes, interleaving the
 /// configured bandwidth model, a burst stand-in and the array alone (as the search does),
-/// equal the same scores with the memo off; with a tiny limit the memo starts afresh often.
+/// each operand double-buffered or not, equal the same scores with the memo off; with a tiny
+/// limit the memo starts afresh often.
 #[test]
 fn pass_memo_shared_across_candidates_equals_stepping() {
     use accelsim_core::memory::schedule::{evaluate_layer_timed, LayerTiming};
@@ -367,6 +368,10 @@ fn pass_memo_shared_across_candidates_equals_stepping() {
         let array = random_array(&mut rng);
         let mut mem = random_mem(&mut rng, false);
         mem.accumulator = true;
+        // Each operand double-buffered or not on its own.
+        mem.ifmap.double_buffered = rng.coin();
+        mem.filter.double_buffered = rng.coin();
+        mem.ofmap.double_buffered = rng.coin();
         let (g, conv) = random_layer(&mut rng, false);
         let timings = [
             LayerTiming::Configured,
