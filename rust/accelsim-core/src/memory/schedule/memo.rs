@@ -311,8 +311,9 @@ struct Outcome {
     /// The next entry with the same hash.
     next: Option<u32>,
     exit: PassState,
-    /// The exit state's id for a next pass that does not and that does touch the write-backs.
-    exit_ids: [Option<u32>; 2],
+    /// The exit state's id for a next pass that does not touch the write-backs (one that does
+    /// reads them from the run).
+    exit_id: Option<u32>,
     shift: u64,
     /// The pass began or ended a visit: its write-backs at the end are the exit's.
     touched: bool,
@@ -573,6 +574,22 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
         (t.last_end, t.last_end_conflict_free) = (m[1], m[2]);
     }
 
+    /// The last visits' write-backs (as many as the ofmap buffer has halves), relative to
+    /// cycle `r`: done at (`Some`) or pending; and how many there are.
+    fn ring(&self, r: u64) -> ([Option<Rel>; 2], usize) {
+        let o = &self.out;
+        let count = o.writes.len().min(o.reuse_distance);
+        let mut writes = [None; 2];
+        for (k, w) in writes.iter_mut().enumerate().take(count) {
+            *w = match &o.writes[o.writes.len() - count + k] {
+                Write::Pending => None,
+                Write::Done(t) => Some(rel(*t, r)),
+                Write::Ids(_) => unreachable!("an eager DMA resolves write-backs at issue"),
+            };
+        }
+        (writes, count)
+    }
+
     /// The run's state at the start of tile `i`, relative to where its last fold started
     /// streaming (returned).
     fn pass_state(&self, df: Dataflow, i: u64, li: usize) -> (PassState, u64) {
@@ -596,15 +613,7 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
         };
         let o = &self.out;
         let reuse = o.reuse_distance;
-        let count = o.writes.len().min(reuse);
-        let mut writes = [None; 2];
-        for (k, w) in writes.iter_mut().enumerate().take(count) {
-            *w = match &o.writes[o.writes.len() - count + k] {
-                Write::Pending => None,
-                Write::Done(t) => Some(rel(*t, r)),
-                Write::Ids(_) => unreachable!("an eager DMA resolves write-backs at issue"),
-            };
-        }
+        let (writes, count) = self.ring(r);
         let [free, _] = self.dma.memo_state();
         let state = PassState {
             df,
@@ -869,14 +878,21 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
         let (id, r) = match *cursor {
             Cursor::At(x, r) => {
                 let o = &self.cache.memo.t.outcomes[x as usize];
-                match o.exit_ids[touched as usize] {
-                    Some(id) => (id, r),
-                    None => {
-                        let exit = o.exit;
+                match (touched, o.exit_id) {
+                    (false, Some(id)) => (id, r),
+                    _ => {
+                        // The write-backs are the run's own: a pass that does not touch them
+                        // leaves them as they were, which need not be as where it was
+                        // recorded (they were not in its key).
+                        let mut exit = o.exit;
+                        if touched {
+                            (exit.out.writes, exit.out.count) = self.ring(r);
+                        }
                         exit.push(touched, &mut key);
                         let id = self.cache.memo.t.states.intern(&key[content..]);
-                        self.cache.memo.t.outcomes[x as usize].exit_ids[touched as usize] =
-                            Some(id);
+                        if !touched {
+                            self.cache.memo.t.outcomes[x as usize].exit_id = Some(id);
+                        }
                         (id, r)
                     }
                 }
@@ -1030,7 +1046,7 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
             next: self.cache.memo.t.map.get(&p.hash).copied(),
             key: p.key,
             exit,
-            exit_ids: [None; 2],
+            exit_id: None,
             shift: r.wrapping_sub(p.r),
             touched: p.touched,
             ended,
