@@ -298,6 +298,9 @@ impl PassState {
     }
 }
 
+/// The last visits' write-backs (done at, or pending) and how many there are.
+type Ring = ([Option<Rel>; 2], usize);
+
 /// The maxima a run keeps only to report them (never read while the layer runs): the
 /// latest write-back, the latest result and the latest conflict-free result.
 type Maxima = [u64; 3];
@@ -314,6 +317,8 @@ struct Outcome {
     /// The exit state's id for a next pass that does not touch the write-backs (one that does
     /// reads them from the run).
     exit_id: Option<u32>,
+    /// The last id for a next pass that does, and the write-backs it was made with.
+    exit_touched: Option<(Ring, u32)>,
     shift: u64,
     /// The pass began or ended a visit: its write-backs at the end are the exit's.
     touched: bool,
@@ -576,7 +581,7 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
 
     /// The last visits' write-backs (as many as the ofmap buffer has halves), relative to
     /// cycle `r`: done at (`Some`) or pending; and how many there are.
-    fn ring(&self, r: u64) -> ([Option<Rel>; 2], usize) {
+    fn ring(&self, r: u64) -> Ring {
         let o = &self.out;
         let count = o.writes.len().min(o.reuse_distance);
         let mut writes = [None; 2];
@@ -878,20 +883,28 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
         let (id, r) = match *cursor {
             Cursor::At(x, r) => {
                 let o = &self.cache.memo.t.outcomes[x as usize];
-                match (touched, o.exit_id) {
-                    (false, Some(id)) => (id, r),
-                    _ => {
+                let ring = if touched { Some(self.ring(r)) } else { None };
+                let cached = match (ring, o.exit_id, o.exit_touched) {
+                    (None, Some(id), _) => Some(id),
+                    (Some(now), _, Some((then, id))) if now == then => Some(id),
+                    _ => None,
+                };
+                match cached {
+                    Some(id) => (id, r),
+                    None => {
                         // The write-backs are the run's own: a pass that does not touch them
                         // leaves them as they were, which need not be as where it was
                         // recorded (they were not in its key).
                         let mut exit = o.exit;
-                        if touched {
-                            (exit.out.writes, exit.out.count) = self.ring(r);
+                        if let Some(now) = ring {
+                            (exit.out.writes, exit.out.count) = now;
                         }
                         exit.push(touched, &mut key);
                         let id = self.cache.memo.t.states.intern(&key[content..]);
-                        if !touched {
-                            self.cache.memo.t.outcomes[x as usize].exit_id = Some(id);
+                        let o = &mut self.cache.memo.t.outcomes[x as usize];
+                        match ring {
+                            None => o.exit_id = Some(id),
+                            Some(now) => o.exit_touched = Some((now, id)),
                         }
                         (id, r)
                     }
@@ -1047,6 +1060,7 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
             key: p.key,
             exit,
             exit_id: None,
+            exit_touched: None,
             shift: r.wrapping_sub(p.r),
             touched: p.touched,
             ended,
