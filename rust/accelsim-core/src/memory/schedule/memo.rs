@@ -68,18 +68,9 @@ impl TileOrder {
     /// Tile `t` with its innermost loop's index set to `j`.
     fn with_inner(&self, t: &Tile, j: u64) -> Tile {
         let mut t = *t;
-        let d = self.dims[2];
-        let (full, step) = match d {
-            Dim::M => (self.gemm.m, self.tiling.m),
-            Dim::K => (self.gemm.k, self.tiling.k),
-            Dim::N => (self.gemm.n, self.tiling.n),
-        };
-        let (o, l) = (j * step, step.min(full - j * step));
-        match d {
-            Dim::M => (t.im, t.m0, t.m) = (j, o, l),
-            Dim::K => (t.ik, t.k0, t.k) = (j, o, l),
-            Dim::N => (t.in_, t.n0, t.n) = (j, o, l),
-        }
+        let (full, step, _) = self.ext[2];
+        let (idx, o, l) = t.along(self.dims[2]);
+        (*idx, *o, *l) = (j, j * step, step.min(full - j * step));
         t
     }
 
@@ -309,10 +300,6 @@ type Maxima = [u64; 3];
 /// `shift` cycles after the pass's) and what it added.
 #[derive(Debug, Clone)]
 struct Outcome {
-    /// The pass's content, then its entry state's id.
-    key: Vec<u64>,
-    /// The next entry with the same hash.
-    next: Option<u32>,
     exit: PassState,
     /// The exit state's id for a next pass that does not touch the write-backs (one that does
     /// reads them from the run).
@@ -330,6 +317,14 @@ struct Outcome {
     words: u64,
     /// The pass's own maxima (`Maxima`), relative to its reference cycle.
     maxima: [Rel; 3],
+    /// What the pass added.
+    added: Tally,
+}
+
+/// What a pass adds to: the layer's statistics, the DMA's busy cycles, the loads of each
+/// input stream, the visits of the ofmap buffer and the folds of the array.
+#[derive(Debug, Clone, Copy)]
+struct Tally {
     st: MemStats,
     array: GemmStats,
     busy: u64,
@@ -338,9 +333,27 @@ struct Outcome {
     folds: u64,
 }
 
+impl Tally {
+    /// What was added from `earlier` to this.
+    fn since(&self, earlier: &Tally) -> Tally {
+        Tally {
+            st: self.st.minus(&earlier.st),
+            array: self.array.minus(&earlier.array),
+            busy: self.busy - earlier.busy,
+            loads: [
+                self.loads[0] - earlier.loads[0],
+                self.loads[1] - earlier.loads[1],
+            ],
+            writes: self.writes - earlier.writes,
+            folds: self.folds - earlier.folds,
+        }
+    }
+}
+
 /// A pass being simulated, to record when it ends.
 #[derive(Debug)]
 pub(super) struct Pending {
+    /// The pass's content, then its entry state's id.
     key: Vec<u64>,
     hash: u64,
     r: u64,
@@ -348,12 +361,8 @@ pub(super) struct Pending {
     /// The run's maxima before the pass (they are zeroed while it runs, to see its own).
     maxima: Maxima,
     words: u64,
-    st: MemStats,
-    array: GemmStats,
-    busy: u64,
-    loads: [usize; 2],
-    writes: usize,
-    folds: u64,
+    /// The run's counters and totals before the pass.
+    at: Tally,
 }
 
 /// What the memo knows of the run's state at a pass boundary.
@@ -379,21 +388,34 @@ impl Interner {
         self.entries.clear();
     }
 
-    /// The id of `key`, the same for equal keys.
-    fn intern(&mut self, key: &[u64]) -> u32 {
-        let hash = hash_of(key);
+    /// The id of `key` (whose hash is `hash`), if it was added.
+    fn find(&self, key: &[u64], hash: u64) -> Option<u32> {
         let mut at = self.map.get(&hash).copied();
         while let Some(x) = at {
             let (k, next) = &self.entries[x as usize];
             if k[..] == *key {
-                return x;
+                return Some(x);
             }
             at = *next;
         }
+        None
+    }
+
+    /// Add `key` (not added yet; its hash is `hash`): its id, the next one.
+    fn add(&mut self, key: Vec<u64>, hash: u64) -> u32 {
         let id = self.entries.len() as u32;
         let next = self.map.insert(hash, id);
-        self.entries.push((key.to_vec(), next));
+        self.entries.push((key, next));
         id
+    }
+
+    /// The id of `key`, the same for equal keys.
+    fn intern(&mut self, key: &[u64]) -> u32 {
+        let hash = hash_of(key);
+        match self.find(key, hash) {
+            Some(x) => x,
+            None => self.add(key.to_vec(), hash),
+        }
     }
 }
 
@@ -416,8 +438,8 @@ pub(super) struct Context {
 /// Recorded passes of one context.
 #[derive(Debug, Default)]
 struct Tables {
-    /// Pass outcomes by (content, entry state).
-    map: HashMap<u64, u32, BuildHasherDefault<Mix>>,
+    /// Passes recorded (their content and entry state; an id is its outcome's index).
+    keys: Interner,
     outcomes: Vec<Outcome>,
     /// States at pass boundaries.
     states: Interner,
@@ -425,7 +447,7 @@ struct Tables {
 
 impl Tables {
     fn clear(&mut self) {
-        self.map.clear();
+        self.keys.clear();
         self.outcomes.clear();
         self.states.clear();
     }
@@ -564,6 +586,19 @@ fn hash_of(key: &[u64]) -> u64 {
 }
 
 impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
+    /// The run's counters and totals for layer `li` (see `Tally`).
+    fn tally(&self, li: usize) -> Tally {
+        let tot = &self.totals[li];
+        Tally {
+            st: tot.st,
+            array: tot.array,
+            busy: self.dma.busy_cycles(),
+            loads: [self.ifmap.loads.len(), self.filter.loads.len()],
+            writes: self.out.writes.len(),
+            folds: self.stepper.index,
+        }
+    }
+
     fn maxima(&self, li: usize) -> Maxima {
         let t = &self.totals[li];
         let done = self.out.done.get(li).copied().unwrap_or(0);
@@ -919,15 +954,7 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
         key.truncate(content);
         key.push(id as u64);
         let hash = hash_of(&key);
-        let memo = &self.cache.memo;
-        let mut at = memo.t.map.get(&hash).copied();
-        while let Some(x) = at {
-            let o = &memo.t.outcomes[x as usize];
-            if o.key == key {
-                break;
-            }
-            at = o.next;
-        }
+        let at = self.cache.memo.t.keys.find(&key, hash);
         self.cache.memo.key = key;
         if let Some(x) = at {
             self.take(li, x, r);
@@ -947,7 +974,6 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
             // shows at the end whether they went into them and whether they carry on.
             let words = self.out.words;
             self.out.words += WORDS_MARK;
-            let tot = &self.totals[li];
             *pending = Some(Pending {
                 key: self.cache.memo.key.clone(),
                 hash,
@@ -955,12 +981,7 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
                 touched,
                 maxima,
                 words,
-                st: tot.st,
-                array: tot.array,
-                busy: self.dma.busy_cycles(),
-                loads: [self.ifmap.loads.len(), self.filter.loads.len()],
-                writes: self.out.writes.len(),
-                folds: self.stepper.index,
+                at: self.tally(li),
             });
         }
         None
@@ -970,8 +991,14 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
     /// state once a tile is stepped.
     fn take(&mut self, li: usize, x: u32, r: u64) {
         let o = &self.cache.memo.t.outcomes[x as usize];
-        let (mut st, array, busy, loads, writes, folds) =
-            (o.st, o.array, o.busy, o.loads, o.writes, o.folds);
+        let Tally {
+            mut st,
+            array,
+            busy,
+            loads,
+            writes,
+            folds,
+        } = o.added;
         let maxima = o.maxima.map(|t| abs(t, r));
         let exit_r = r.wrapping_add(o.shift);
         let touched = o.touched;
@@ -1036,7 +1063,7 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
         self.set_maxima(li, m);
         // The open visit's words carried a mark while the pass ran (`memo_pass`): where it
         // shows, the words at the start went.
-        let ended = self.totals[li].st.ofmap_sram_reads - p.st.ofmap_sram_reads >= WORDS_MARK;
+        let ended = self.totals[li].st.ofmap_sram_reads - p.at.st.ofmap_sram_reads >= WORDS_MARK;
         let carried = self.out.words >= WORDS_MARK;
         if ended {
             let st = &mut self.totals[li].st;
@@ -1053,11 +1080,7 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
             },
             ..exit
         };
-        let tot = &self.totals[li];
-        let writes = self.out.writes.len() - p.writes;
         let o = Outcome {
-            next: self.cache.memo.t.map.get(&p.hash).copied(),
-            key: p.key,
             exit,
             exit_id: None,
             exit_touched: None,
@@ -1067,19 +1090,15 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
             carried,
             words: p.words,
             maxima: own.map(|x| rel(x, p.r)),
-            st: tot.st.minus(&p.st),
-            array: tot.array.minus(&p.array),
-            busy: self.dma.busy_cycles() - p.busy,
-            loads: [
-                self.ifmap.loads.len() - p.loads[0],
-                self.filter.loads.len() - p.loads[1],
-            ],
-            writes,
-            folds: self.stepper.index - p.folds,
+            added: self.tally(li).since(&p.at),
         };
         let memo = &mut self.cache.memo;
-        let x = memo.t.outcomes.len() as u32;
-        memo.t.map.insert(p.hash, x);
+        let x = memo.t.keys.add(p.key, p.hash);
+        debug_assert_eq!(
+            x as usize,
+            memo.t.outcomes.len(),
+            "an outcome per recorded key"
+        );
         memo.t.outcomes.push(o);
         *cursor = Cursor::At(x, r);
     }
