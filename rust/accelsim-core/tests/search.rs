@@ -5,7 +5,9 @@ mod common;
 use common::Lcg;
 
 use accelsim_core::dram::DramConfig;
-use accelsim_core::memory::schedule::{evaluate_layer, FoldCache};
+use accelsim_core::memory::schedule::{
+    evaluate_layer, evaluate_layer_timed, FoldCache, LayerTiming,
+};
 use accelsim_core::memory::{
     simulate_conv_layer, BufferConfig, ConvGeometry, DramModel, LayerResult, LoopOrder,
     MemoryConfig, Tiling,
@@ -112,6 +114,42 @@ fn random_tiling(rng: &mut Lcg, g: &Gemm) -> Tiling {
     }
 }
 
+/// `simulate_conv_layer` of tiling `t` (its own refresh attribution off).
+fn simulated(
+    array: &ArrayConfig,
+    mem: &MemoryConfig,
+    g: &Gemm,
+    conv: Option<&ConvGeometry>,
+    t: Tiling,
+) -> LayerResult {
+    simulate_conv_layer(array, mem, g, conv, Some(t), false, &never_cancel).unwrap()
+}
+
+/// The search's evaluator, with the configured memory system, on `cache`.
+fn evaluated(
+    array: &ArrayConfig,
+    mem: &MemoryConfig,
+    g: &Gemm,
+    conv: Option<&ConvGeometry>,
+    t: Tiling,
+    cache: &mut FoldCache,
+) -> LayerResult {
+    evaluate_layer(array, mem, g, conv, t, cache, &never_cancel).unwrap()
+}
+
+/// The search's evaluator with `timing` behind its DMA engine, on `cache`.
+fn evaluated_with(
+    array: &ArrayConfig,
+    mem: &MemoryConfig,
+    g: &Gemm,
+    conv: Option<&ConvGeometry>,
+    t: Tiling,
+    timing: LayerTiming,
+    cache: &mut FoldCache,
+) -> LayerResult {
+    evaluate_layer_timed(array, mem, g, conv, t, timing, cache, &never_cancel).unwrap()
+}
+
 /// Every statistic but the refresh attribution (the evaluator leaves refresh in the stalls it
 /// delayed; `simulate_conv_layer` moves it to `stall_refresh_cycles`).
 fn assert_same(fast: &LayerResult, slow: &LayerResult, what: &str) {
@@ -150,39 +188,12 @@ fn fast_evaluator_equals_simulate_conv_layer_with_the_bandwidth_model() {
         if t.check(&g, &mem).is_err() {
             continue;
         }
-        let slow = simulate_conv_layer(
-            &array,
-            &mem,
-            &g,
-            conv.as_ref(),
-            Some(t),
-            false,
-            &never_cancel,
-        )
-        .unwrap();
+        let slow = simulated(&array, &mem, &g, conv.as_ref(), t);
         // A fresh cache and a shared one must both agree.
         let what = format!("case {case}: {array:?} {g:?} {conv:?} {t:?} {mem:?}");
-        let fast = evaluate_layer(
-            &array,
-            &mem,
-            &g,
-            conv.as_ref(),
-            t,
-            &mut cache,
-            &never_cancel,
-        )
-        .unwrap();
+        let fast = evaluated(&array, &mem, &g, conv.as_ref(), t, &mut cache);
         assert_same(&fast, &slow, &what);
-        let fresh = evaluate_layer(
-            &array,
-            &mem,
-            &g,
-            conv.as_ref(),
-            t,
-            &mut FoldCache::new(),
-            &never_cancel,
-        )
-        .unwrap();
+        let fresh = evaluated(&array, &mem, &g, conv.as_ref(), t, &mut FoldCache::new());
         assert_same(&fresh, &slow, &what);
         ran += 1;
     }
@@ -221,26 +232,8 @@ fn reused_evaluator_buffers_equal_simulate_conv_layer_on_reread_ifmap_tiles() {
         }
         let cur = (array, mem, g, conv, t);
         for (array, mem, g, conv, t) in [Some(cur.clone()), last.take()].into_iter().flatten() {
-            let slow = simulate_conv_layer(
-                &array,
-                &mem,
-                &g,
-                conv.as_ref(),
-                Some(t),
-                false,
-                &never_cancel,
-            )
-            .unwrap();
-            let fast = evaluate_layer(
-                &array,
-                &mem,
-                &g,
-                conv.as_ref(),
-                t,
-                &mut cache,
-                &never_cancel,
-            )
-            .unwrap();
+            let slow = simulated(&array, &mem, &g, conv.as_ref(), t);
+            let fast = evaluated(&array, &mem, &g, conv.as_ref(), t, &mut cache);
             assert_same(&fast, &slow, &format!("case {case}: {g:?} {conv:?} {t:?}"));
         }
         last = Some(cur);
@@ -255,7 +248,6 @@ fn reused_evaluator_buffers_equal_simulate_conv_layer_on_reread_ifmap_tiles() {
 /// must actually take passes here.
 #[test]
 fn pass_memo_equals_stepping_every_tile() {
-    use accelsim_core::memory::schedule::{evaluate_layer_timed, LayerTiming};
     let mut rng = Lcg(47);
     let mut cache = FoldCache::new();
     // Start afresh often (content ids given again).
@@ -278,52 +270,23 @@ fn pass_memo_equals_stepping_every_tile() {
             continue;
         }
         let what = format!("case {case}: {array:?} {g:?} {conv:?} {t:?} {mem:?}");
-        let slow = simulate_conv_layer(
-            &array,
-            &mem,
-            &g,
-            conv.as_ref(),
-            Some(t),
-            false,
-            &never_cancel,
-        )
-        .unwrap();
-        let fast = evaluate_layer(
-            &array,
-            &mem,
-            &g,
-            conv.as_ref(),
-            t,
-            &mut cache,
-            &never_cancel,
-        )
-        .unwrap();
+        let slow = simulated(&array, &mem, &g, conv.as_ref(), t);
+        let fast = evaluated(&array, &mem, &g, conv.as_ref(), t, &mut cache);
         assert_same(&fast, &slow, &what);
         let stand_in = LayerTiming::Bandwidth {
             bytes_per_cycle: [2.0, 8.0, 24.0][rng.range(0, 2) as usize],
             latency: rng.range(0, 40),
             burst_bytes: [1, 32, 64][rng.range(0, 2) as usize],
         };
-        let run = |c: &mut FoldCache| {
-            evaluate_layer_timed(
-                &array,
-                &mem,
-                &g,
-                conv.as_ref(),
-                t,
-                stand_in,
-                c,
-                &never_cancel,
-            )
-            .unwrap()
-        };
+        let run =
+            |c: &mut FoldCache| evaluated_with(&array, &mem, &g, conv.as_ref(), t, stand_in, c);
         let (with, without) = (run(&mut cache), run(&mut off));
         assert_eq!(with.array, without.array, "stand-in, array: {what}");
         assert_eq!(with.mem, without.mem, "stand-in, memory: {what}");
         assert_eq!(with.energy, without.energy, "stand-in, energy: {what}");
         // The array alone (every transfer done at once).
         let alone = |c: &mut FoldCache| {
-            evaluate_layer_timed(
+            evaluated_with(
                 &array,
                 &mem,
                 &g,
@@ -331,9 +294,7 @@ fn pass_memo_equals_stepping_every_tile() {
                 t,
                 LayerTiming::Unbounded,
                 c,
-                &never_cancel,
             )
-            .unwrap()
         };
         let (with, without) = (alone(&mut cache), alone(&mut off));
         assert_eq!(with.array, without.array, "array alone, array: {what}");
@@ -357,7 +318,6 @@ fn pass_memo_equals_stepping_every_tile() {
 /// limit the memo starts afresh often.
 #[test]
 fn pass_memo_shared_across_candidates_equals_stepping() {
-    use accelsim_core::memory::schedule::{evaluate_layer_timed, LayerTiming};
     let mut rng = Lcg(83);
     let mut caches = [FoldCache::new(), FoldCache::new()];
     caches[1].set_pass_memo_limit(30);
@@ -401,17 +361,7 @@ fn pass_memo_shared_across_candidates_equals_stepping() {
                 for timing in timings {
                     let what = format!("case {case}: {array:?} {g:?} {conv:?} {t:?} {timing:?}");
                     let run = |c: &mut FoldCache| {
-                        evaluate_layer_timed(
-                            &array,
-                            &mem,
-                            &g,
-                            conv.as_ref(),
-                            t,
-                            timing,
-                            c,
-                            &never_cancel,
-                        )
-                        .unwrap()
+                        evaluated_with(&array, &mem, &g, conv.as_ref(), t, timing, c)
                     };
                     let want = run(&mut off);
                     for (ci, c) in caches.iter_mut().enumerate() {
@@ -447,27 +397,9 @@ fn fast_evaluator_equals_simulate_conv_layer_with_cycle_level_dram() {
         if t.check(&g, &mem).is_err() {
             continue;
         }
-        let slow = simulate_conv_layer(
-            &array,
-            &mem,
-            &g,
-            conv.as_ref(),
-            Some(t),
-            false,
-            &never_cancel,
-        )
-        .unwrap();
+        let slow = simulated(&array, &mem, &g, conv.as_ref(), t);
         let what = format!("case {case}: {array:?} {g:?} {conv:?} {t:?}");
-        let fast = evaluate_layer(
-            &array,
-            &mem,
-            &g,
-            conv.as_ref(),
-            t,
-            &mut cache,
-            &never_cancel,
-        )
-        .unwrap();
+        let fast = evaluated(&array, &mem, &g, conv.as_ref(), t, &mut cache);
         assert_same(&fast, &slow, &what);
         ran += 1;
     }
@@ -478,7 +410,7 @@ fn fast_evaluator_equals_simulate_conv_layer_with_cycle_level_dram() {
 // Bounds, strategies, determinism.
 
 use accelsim_core::memory::schedule::{
-    check_plan, evaluate_layer_timed, simulate_network, LayerTiming, PlannedLayer, ScheduleOptions,
+    check_plan, simulate_network, PlannedLayer, ScheduleOptions,
 };
 use accelsim_core::memory::TrafficEstimate;
 use accelsim_core::search::bound::lower_bounds;
@@ -520,16 +452,7 @@ fn bounds_never_exceed_the_simulation() {
         if t.check(&g, &mem).is_err() {
             continue;
         }
-        let exact = evaluate_layer(
-            &array,
-            &mem,
-            &g,
-            conv.as_ref(),
-            t,
-            &mut cache,
-            &never_cancel,
-        )
-        .unwrap();
+        let exact = evaluated(&array, &mem, &g, conv.as_ref(), t, &mut cache);
         let b = lower_bounds(&array, &mem, &g, conv.is_some(), &t);
         let what = format!("case {case}: {array:?} {g:?} {conv:?} {t:?} {:?}", mem.dram);
         assert!(
@@ -545,7 +468,7 @@ fn bounds_never_exceed_the_simulation() {
             exact.energy.energy_total_pj
         );
         // The array alone: fewer cycles, the same accesses and so the same energy.
-        let alone = evaluate_layer_timed(
+        let alone = evaluated_with(
             &array,
             &mem,
             &g,
@@ -553,9 +476,7 @@ fn bounds_never_exceed_the_simulation() {
             t,
             LayerTiming::Unbounded,
             &mut cache,
-            &never_cancel,
-        )
-        .unwrap();
+        );
         assert!(alone.array.cycles <= exact.array.cycles, "{what}");
         assert_eq!(
             alone.energy.energy_total_pj, exact.energy.energy_total_pj,
