@@ -61,11 +61,11 @@ pub(crate) trait Dma {
     fn complete(&mut self, id: Self::Id) -> u64;
     fn busy_cycles(&self) -> u64;
     /// Whether the pass memo (`memo.rs`) may replay this DMA's work: it answers at issue, its
-    /// whole state is `memo_state`, and its answers move with the issue cycle.
+    /// whole state is `memo_free` and its busy cycles, and its answers move with the issue cycle.
     const MEMO: bool = false;
-    /// The memo: (the cycle the DMA is free from, its busy cycles).
-    fn memo_state(&self) -> [u64; 2] {
-        [0, 0]
+    /// The memo: the cycle the DMA is free from (its one time).
+    fn memo_free(&self) -> u64 {
+        0
     }
     fn memo_set_free(&mut self, _free: u64) {}
     fn memo_add_busy(&mut self, _busy: u64) {}
@@ -216,8 +216,8 @@ impl Dma for Bandwidth {
         self.busy
     }
     const MEMO: bool = true;
-    fn memo_state(&self) -> [u64; 2] {
-        [self.free, self.busy]
+    fn memo_free(&self) -> u64 {
+        self.free
     }
     fn memo_set_free(&mut self, free: u64) {
         self.free = free;

@@ -654,7 +654,7 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
         let o = &self.out;
         let reuse = o.reuse_distance;
         let (writes, count) = self.ring(r);
-        let [free, _] = self.dma.memo_state();
+        let free = self.dma.memo_free();
         let state = PassState {
             df,
             free: rel(free, r),
