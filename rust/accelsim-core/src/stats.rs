@@ -22,6 +22,11 @@ macro_rules! declare_stats {
                 $(self.$field += other.$field;)+
             }
 
+            /// Every field times `n` (`n` of the same added up).
+            pub fn times(&self, n: u64) -> Self {
+                Self { $($field: self.$field * n,)+ }
+            }
+
             /// Field-wise difference from `earlier` (what was added since).
             pub fn minus(&self, earlier: &Self) -> Self {
                 Self { $($field: self.$field - earlier.$field,)+ }

@@ -536,6 +536,8 @@ pub(crate) struct FoldPlan {
     x: (u64, u64),
     y: (u64, u64),
     v: u64,
+    /// Whether `count() <= 1`.
+    one: bool,
 }
 
 impl FoldPlan {
@@ -547,7 +549,8 @@ impl FoldPlan {
             Dataflow::Is => ((m, c), (k, r), n),
             Dataflow::Os => ((m, r), (n, c), k),
         };
-        FoldPlan { df, x, y, v }
+        let one = x.0 == 0 || y.0 == 0 || (x.0 <= x.1 && y.0 <= y.1);
+        FoldPlan { df, x, y, v, one }
     }
 
     pub(crate) fn count(&self) -> u64 {
@@ -557,7 +560,7 @@ impl FoldPlan {
     /// Whether `count() <= 1`, without its divisions.
     #[inline]
     fn at_most_one(&self) -> bool {
-        self.x.0 == 0 || self.y.0 == 0 || (self.x.0 <= self.x.1 && self.y.0 <= self.y.1)
+        self.one
     }
 
     /// Folds along the outer and the inner fold loop.
@@ -882,20 +885,27 @@ impl InputMemo {
     }
 
     /// The transfers of tile `t`'s ifmap tile (`word` and the layer as given to `reset`).
-    #[inline]
+    #[inline(always)]
     fn get(&mut self, addrs: &Addresses, g: &Gemm, t: &Tile, word: u64) -> &[Transfer] {
-        let block = &mut self.blocks[self.cur];
+        let block = &self.blocks[self.cur];
         let i = ((t.group * block.counts.0 + t.im) * block.counts.1 + t.ik) as usize;
         let (start, len) = block.slots[i];
         if start == u32::MAX {
-            let start = block.transfers.len();
-            addrs.input_transfers_into(g, t, Operand::Ifmap, word, &mut block.transfers);
-            let len = block.transfers.len() - start;
-            self.held += len;
-            block.slots[i] = (start as u32, len as u32);
-            return &block.transfers[start..];
+            return self.fill(addrs, g, t, word, i);
         }
-        &block.transfers[start as usize..(start + len) as usize]
+        &self.blocks[self.cur].transfers[start as usize..(start + len) as usize]
+    }
+
+    /// [`Self::get`] for a tile not computed yet (slot `i`): computed and kept.
+    #[inline(never)]
+    fn fill(&mut self, addrs: &Addresses, g: &Gemm, t: &Tile, word: u64, i: usize) -> &[Transfer] {
+        let block = &mut self.blocks[self.cur];
+        let start = block.transfers.len();
+        addrs.input_transfers_into(g, t, Operand::Ifmap, word, &mut block.transfers);
+        let len = block.transfers.len() - start;
+        self.held += len;
+        block.slots[i] = (start as u32, len as u32);
+        &block.transfers[start..]
     }
 }
 
@@ -1418,9 +1428,9 @@ impl<I: Copy> InputStream<I> {
         }
     }
 
+    /// The cycle load `j` (a [`Self::load_of`]) is usable from.
     #[inline(always)]
-    fn ready<D: Dma<Id = I>>(&mut self, at: (usize, u64), dma: &mut D) -> u64 {
-        let j = self.load_of(at);
+    fn ready<D: Dma<Id = I>>(&mut self, j: usize, dma: &mut D) -> u64 {
         let l = &mut self.loads[j];
         match l.ready {
             Some(r) => r,
@@ -1437,9 +1447,9 @@ impl<I: Copy> InputStream<I> {
         }
     }
 
+    /// Load `j` is read until `cycle`.
     #[inline(always)]
-    fn read_until(&mut self, at: (usize, u64), cycle: u64) {
-        let j = self.load_of(at);
+    fn read_until(&mut self, j: usize, cycle: u64) {
         let l = &mut self.loads[j];
         l.last_read = l.last_read.max(cycle);
     }
@@ -2030,6 +2040,10 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
         let mut plan_key = (u64::MAX, u64::MAX, u64::MAX);
         let mut plan = FoldPlan::new(array, 1, 1, 1);
         let mut tile_stats = GemmStats::default();
+        // Tiles of the current plan whose array statistics are not in the totals yet: without
+        // the pass memo (which reads the totals at every tile) they are added at once, when
+        // the plan changes and at the end.
+        let mut unadded = 0u64;
         let mut tile_words = 0;
         // The plan's first fold and its rates.
         let mut fold0 = (plan.fold(0), rates(df, mem, plan.fold(0)));
@@ -2182,20 +2196,25 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
                 }
             }
 
+            // The loads serving this tile (a resident input has none).
+            let ifmap_load = if layer.ctx.input_on_chip {
+                0
+            } else {
+                self.ifmap.load_of(at)
+            };
+            let filter_load = self.filter.load_of(at);
             // ifmap first: a cycle-level DRAM's clock advances in the order completions are asked.
             let x = if layer.ctx.input_on_chip {
                 self.resident_ready
             } else {
-                self.ifmap.ready(at, &mut self.dma)
+                self.ifmap.ready(ifmap_load, &mut self.dma)
             };
-            let f = self.filter.ready(at, &mut self.dma);
+            let f = self.filter.ready(filter_load, &mut self.dma);
             if T && self.tr.is_some() {
                 if !layer.ctx.input_on_chip {
-                    let j = self.ifmap.load_of(at);
-                    self.trace_loads(0, j + 1);
+                    self.trace_loads(0, ifmap_load + 1);
                 }
-                let j = self.filter.load_of(at);
-                self.trace_loads(1, j + 1);
+                self.trace_loads(1, filter_load + 1);
                 if let Some(tr) = self.tr.as_mut() {
                     self.dma.trace(tr.trace);
                 }
@@ -2222,6 +2241,10 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
                         "m",
                         format!("the GEMM needs {count} folds on this array; at most {MAX_FOLDS} are supported per layer"),
                     ));
+                }
+                if unadded > 0 {
+                    self.totals[li].array.add(&tile_stats.times(unadded));
+                    unadded = 0;
                 }
                 tile_stats = plan.stats(array.drain_beats());
                 tile_words = plan.out_words();
@@ -2325,18 +2348,22 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
                 Dataflow::Os => (stream_read, stream_read),
             };
             if !layer.ctx.input_on_chip {
-                self.ifmap.read_until(at, ifmap_last);
+                self.ifmap.read_until(ifmap_load, ifmap_last);
             } else {
                 resident_read = resident_read.max(ifmap_last);
             }
-            self.filter.read_until(at, filter_last);
+            self.filter.read_until(filter_load, filter_last);
             self.out.words += tile_words;
             self.out.end = self.out.end.max(end);
             {
                 let tot = &mut self.totals[li];
                 tot.last_end = tot.last_end.max(end);
                 tot.last_end_conflict_free = tot.last_end_conflict_free.max(end_cf);
-                tot.array.add(&tile_stats);
+                if memo_on {
+                    tot.array.add(&tile_stats);
+                } else {
+                    unadded += 1;
+                }
             }
 
             let visit_ends = following.is_none()
@@ -2459,6 +2486,7 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
         if memo_on {
             self.cache.memo.finish();
         }
+        self.totals[li].array.add(&tile_stats.times(unadded));
         if layer.ctx.input_on_chip {
             // The resident input held the ifmap buffer until its last read: the next loads
             // into either half start after it.
