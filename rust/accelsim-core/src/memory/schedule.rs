@@ -642,11 +642,59 @@ impl FoldPlan {
         }
         st
     }
+}
 
-    /// Words the array's results add to the ofmap buffer (`out.words` in the system).
-    fn out_words(&self) -> u64 {
-        let st = self.stats(0);
-        st.ofmap_writes
+/// The folds of a tile shape, with what every tile of that shape adds.
+#[derive(Debug, Clone, Copy)]
+struct ShapePlan {
+    /// The tile's (M, K, N) extents.
+    key: (u64, u64, u64),
+    plan: FoldPlan,
+    /// The array statistics of the tile's folds, and the words they add to the ofmap buffer.
+    stats: GemmStats,
+    words: u64,
+    /// The first fold and its rates.
+    fold0: (Shape, Rates),
+}
+
+impl ShapePlan {
+    fn new(array: &ArrayConfig, mem: &MemoryConfig, (m, k, n): (u64, u64, u64)) -> Result<Self> {
+        let plan = FoldPlan::new(array, m, k, n);
+        let sub = Gemm { m, k, n, groups: 1 };
+        let count = fold_count(&sub, array);
+        if count > MAX_FOLDS {
+            return Err(Error::workload(
+                "m",
+                format!("the GEMM needs {count} folds on this array; at most {MAX_FOLDS} are supported per layer"),
+            ));
+        }
+        let stats = plan.stats(array.drain_beats());
+        let a = plan.fold(0);
+        Ok(ShapePlan {
+            key: (m, k, n),
+            plan,
+            stats,
+            words: stats.ofmap_writes,
+            fold0: (a, rates(array.dataflow(), mem, a)),
+        })
+    }
+
+    /// Become the plan of shape `key`; `other` (the plan before) is kept for a return to it
+    /// (tiles at a ragged edge alternate with full ones).
+    #[inline(never)]
+    fn switch(
+        &mut self,
+        key: (u64, u64, u64),
+        other: &mut Option<ShapePlan>,
+        array: &ArrayConfig,
+        mem: &MemoryConfig,
+    ) -> Result<()> {
+        let next = match *other {
+            Some(o) if o.key == key => o,
+            _ => ShapePlan::new(array, mem, key)?,
+        };
+        *other = Some(std::mem::replace(self, next));
+        Ok(())
     }
 }
 
@@ -918,8 +966,11 @@ impl Hasher for Mix {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.write_u64(*b as u64);
+        // Eight bytes at a time (a key of `u64`s hashed as a slice is written as its bytes).
+        for c in bytes.chunks(8) {
+            let mut x = [0u8; 8];
+            x[..c.len()].copy_from_slice(c);
+            self.write_u64(u64::from_le_bytes(x));
         }
     }
     fn write_u64(&mut self, x: u64) {
@@ -2037,16 +2088,15 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
         let n = order.total;
         self.totals[li].st.tiles = n;
         self.totals[li].first_busy = self.dma.busy_cycles();
-        let mut plan_key = (u64::MAX, u64::MAX, u64::MAX);
-        let mut plan = FoldPlan::new(array, 1, 1, 1);
-        let mut tile_stats = GemmStats::default();
+        // The current tile shape's plan (none yet: the first tile switches), and the one
+        // before.
+        let mut sp = ShapePlan::new(array, mem, (1, 1, 1))?;
+        sp.key = (u64::MAX, u64::MAX, u64::MAX);
+        let mut other_plan = None;
         // Tiles of the current plan whose array statistics are not in the totals yet: without
         // the pass memo (which reads the totals at every tile) they are added at once, when
         // the plan changes and at the end.
         let mut unadded = 0u64;
-        let mut tile_words = 0;
-        // The plan's first fold and its rates.
-        let mut fold0 = (plan.fold(0), rates(df, mem, plan.fold(0)));
         let mut cur = order.tile(0);
         let mut before: Option<Tile> = None;
         // Passes of at most `chunk` tiles along the innermost loop, taken from the memo where
@@ -2226,37 +2276,21 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
                 Operand::Filter => filter_ready,
                 Operand::Ofmap => out_ready,
             };
-            if (t.m, t.k, t.n) != plan_key {
-                plan_key = (t.m, t.k, t.n);
-                plan = FoldPlan::new(array, t.m, t.k, t.n);
-                let sub = Gemm {
-                    m: t.m,
-                    k: t.k,
-                    n: t.n,
-                    groups: 1,
-                };
-                let count = fold_count(&sub, array);
-                if count > MAX_FOLDS {
-                    return Err(Error::workload(
-                        "m",
-                        format!("the GEMM needs {count} folds on this array; at most {MAX_FOLDS} are supported per layer"),
-                    ));
-                }
+            if (t.m, t.k, t.n) != sp.key {
                 if unadded > 0 {
-                    self.totals[li].array.add(&tile_stats.times(unadded));
+                    self.totals[li].array.add(&sp.stats.times(unadded));
                     unadded = 0;
                 }
-                tile_stats = plan.stats(array.drain_beats());
-                tile_words = plan.out_words();
-                fold0 = (plan.fold(0), rates(df, mem, plan.fold(0)));
+                sp.switch((t.m, t.k, t.n), &mut other_plan, array, mem)?;
             }
+            let plan = &sp.plan;
 
             // The tile's first fold waits for its operands.
             let (stat_ready, stream_inputs) = match df {
                 Dataflow::Os => (0, ifmap_ready.max(filter_ready)),
                 _ => (ready_of(stationary_op), ready_of(stream_op)),
             };
-            let (a, a_rates) = fold0;
+            let (a, a_rates) = sp.fold0;
             let step = self
                 .stepper
                 .step(a, stat_ready, stream_inputs.max(out_ready), a_rates);
@@ -2269,7 +2303,7 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
             };
             self.totals[li].first_start.get_or_insert(fold_start);
             if T {
-                self.trace_fold(&plan, array, &t, 0, &step);
+                self.trace_fold(plan, array, &t, 0, &step);
             }
             let bank = step
                 .array_stream_start
@@ -2312,7 +2346,7 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
             // The rest of the tile's folds, stepped one by one for a trace (the same numbers).
             if T && self.tr.is_some() {
                 if let Some((max_end, max_cf, stat, stream, bank)) =
-                    self.rest_traced(&plan, array, &t, mem)
+                    self.rest_traced(plan, array, &t, mem)
                 {
                     let base = step.stream_start;
                     if bank > 0 {
@@ -2326,7 +2360,7 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
                 }
             }
             // The rest of the tile's folds, from the cache.
-            else if let Some(r) = self.cache.rest(&self.stepper, &plan, plan_key, mem) {
+            else if let Some(r) = self.cache.rest(&self.stepper, plan, sp.key, mem) {
                 let base = step.stream_start;
                 let shift = |x: u64| x + base - BASE;
                 if r.stall_bank > 0 {
@@ -2353,14 +2387,14 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
                 resident_read = resident_read.max(ifmap_last);
             }
             self.filter.read_until(filter_load, filter_last);
-            self.out.words += tile_words;
+            self.out.words += sp.words;
             self.out.end = self.out.end.max(end);
             {
                 let tot = &mut self.totals[li];
                 tot.last_end = tot.last_end.max(end);
                 tot.last_end_conflict_free = tot.last_end_conflict_free.max(end_cf);
                 if memo_on {
-                    tot.array.add(&tile_stats);
+                    tot.array.add(&sp.stats);
                 } else {
                     unadded += 1;
                 }
@@ -2486,7 +2520,7 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
         if memo_on {
             self.cache.memo.finish();
         }
-        self.totals[li].array.add(&tile_stats.times(unadded));
+        self.totals[li].array.add(&sp.stats.times(unadded));
         if layer.ctx.input_on_chip {
             // The resident input held the ifmap buffer until its last read: the next loads
             // into either half start after it.
