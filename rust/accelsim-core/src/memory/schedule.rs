@@ -658,6 +658,7 @@ struct ShapePlan {
 }
 
 impl ShapePlan {
+    #[inline(never)]
     fn new(array: &ArrayConfig, mem: &MemoryConfig, (m, k, n): (u64, u64, u64)) -> Result<Self> {
         let plan = FoldPlan::new(array, m, k, n);
         let sub = Gemm { m, k, n, groups: 1 };
@@ -677,24 +678,6 @@ impl ShapePlan {
             words: stats.ofmap_writes,
             fold0: (a, rates(array.dataflow(), mem, a)),
         })
-    }
-
-    /// Become the plan of shape `key`; `other` (the plan before) is kept for a return to it
-    /// (tiles at a ragged edge alternate with full ones).
-    #[inline(never)]
-    fn switch(
-        &mut self,
-        key: (u64, u64, u64),
-        other: &mut Option<ShapePlan>,
-        array: &ArrayConfig,
-        mem: &MemoryConfig,
-    ) -> Result<()> {
-        let next = match *other {
-            Some(o) if o.key == key => o,
-            _ => ShapePlan::new(array, mem, key)?,
-        };
-        *other = Some(std::mem::replace(self, next));
-        Ok(())
     }
 }
 
@@ -2088,11 +2071,14 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
         let n = order.total;
         self.totals[li].st.tiles = n;
         self.totals[li].first_busy = self.dma.busy_cycles();
-        // The current tile shape's plan (none yet: the first tile switches), and the one
-        // before.
-        let mut sp = ShapePlan::new(array, mem, (1, 1, 1))?;
-        sp.key = (u64::MAX, u64::MAX, u64::MAX);
-        let mut other_plan = None;
+        // The current tile shape's plan, `shapes[c]`, and the one before (none yet: the
+        // first tile switches).
+        let none = ShapePlan {
+            key: (u64::MAX, u64::MAX, u64::MAX),
+            ..ShapePlan::new(array, mem, (1, 1, 1))?
+        };
+        let mut shapes = [none, none];
+        let mut c = 0;
         // Tiles of the current plan whose array statistics are not in the totals yet: without
         // the pass memo (which reads the totals at every tile) they are added at once, when
         // the plan changes and at the end.
@@ -2166,15 +2152,11 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
             if memo_on {
                 self.memo_step(li, i, &cur, &mut cursor);
             }
-            let t = cur;
+            let t = &cur;
             let at = (li, i);
-            let following = if i + 1 < n {
-                Some(order.next(&t))
-            } else {
-                None
-            };
-            self.issue_inputs(layer, at, &t, true, false);
-            self.issue_inputs(layer, at, &t, false, false);
+            let following = if i + 1 < n { Some(order.next(t)) } else { None };
+            self.issue_inputs(layer, at, t, true, false);
+            self.issue_inputs(layer, at, t, false, false);
             if let Some(nt) = &following {
                 self.issue_inputs(layer, (li, i + 1), nt, true, false);
             } else if let Some(nx) = next {
@@ -2205,7 +2187,7 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
                 if self.out.readback {
                     let tr = Transfer {
                         start: free,
-                        ..layer.addrs.block(&order.gemm, &t, Operand::Ofmap, 4, true)
+                        ..layer.addrs.block(&order.gemm, t, Operand::Ofmap, 4, true)
                     };
                     let (id, first) = self.issue(&tr);
                     self.out.ready = self.dma.complete(id) + 1;
@@ -2276,13 +2258,19 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
                 Operand::Filter => filter_ready,
                 Operand::Ofmap => out_ready,
             };
-            if (t.m, t.k, t.n) != sp.key {
+            if (t.m, t.k, t.n) != shapes[c].key {
                 if unadded > 0 {
-                    self.totals[li].array.add(&sp.stats.times(unadded));
+                    self.totals[li].array.add(&shapes[c].stats.times(unadded));
                     unadded = 0;
                 }
-                sp.switch((t.m, t.k, t.n), &mut other_plan, array, mem)?;
+                // Back to the shape before (tiles at a ragged edge alternate with full ones),
+                // or a new one in its place.
+                c ^= 1;
+                if shapes[c].key != (t.m, t.k, t.n) {
+                    shapes[c] = ShapePlan::new(array, mem, (t.m, t.k, t.n))?;
+                }
             }
+            let sp = &shapes[c];
             let plan = &sp.plan;
 
             // The tile's first fold waits for its operands.
@@ -2303,7 +2291,7 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
             };
             self.totals[li].first_start.get_or_insert(fold_start);
             if T {
-                self.trace_fold(plan, array, &t, 0, &step);
+                self.trace_fold(plan, array, t, 0, &step);
             }
             let bank = step
                 .array_stream_start
@@ -2346,7 +2334,7 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
             // The rest of the tile's folds, stepped one by one for a trace (the same numbers).
             if T && self.tr.is_some() {
                 if let Some((max_end, max_cf, stat, stream, bank)) =
-                    self.rest_traced(plan, array, &t, mem)
+                    self.rest_traced(plan, array, t, mem)
                 {
                     let base = step.stream_start;
                     if bank > 0 {
@@ -2420,17 +2408,14 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
                 } else {
                     let word = if complete { mem.output_bytes as u64 } else { 4 };
                     if complete {
-                        layer.addrs.output_transfers(
-                            &order.gemm,
-                            &t,
-                            word,
-                            &mut self.cache.scratch,
-                        );
+                        layer
+                            .addrs
+                            .output_transfers(&order.gemm, t, word, &mut self.cache.scratch);
                     } else {
                         self.cache.scratch.clear();
                         self.cache.scratch.push(layer.addrs.block(
                             &order.gemm,
-                            &t,
+                            t,
                             Operand::Ofmap,
                             word,
                             true,
@@ -2511,7 +2496,7 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
             if self.tiles_done % (1 << 12) == 0 && (self.cancel)() {
                 return Err(Error::Cancelled);
             }
-            before = Some(t);
+            before = Some(*t);
             if let Some(nt) = following {
                 cur = nt;
             }
@@ -2520,7 +2505,7 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
         if memo_on {
             self.cache.memo.finish();
         }
-        self.totals[li].array.add(&sp.stats.times(unadded));
+        self.totals[li].array.add(&shapes[c].stats.times(unadded));
         if layer.ctx.input_on_chip {
             // The resident input held the ifmap buffer until its last read: the next loads
             // into either half start after it.
