@@ -2085,6 +2085,9 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
         let mut unadded = 0u64;
         let mut cur = order.tile(0);
         let mut before: Option<Tile> = None;
+        // Whether the tile before ended its ofmap visit (the first starts one). Without the
+        // pass memo, whose passes are the only readers of `before` then, `before` is not kept.
+        let mut visit_ended = true;
         // Passes of at most `chunk` tiles along the innermost loop, taken from the memo where
         // they repeat (`memo.rs`).
         let inner = order.counts[2];
@@ -2163,8 +2166,12 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
                 self.issue_inputs(nx, (li + 1, 0), &nx.order.tile(0), true, true);
             }
 
-            let new_visit = before.is_none_or(|b| b.key(Operand::Ofmap) != t.key(Operand::Ofmap))
-                || !mem.accumulator;
+            let new_visit = if memo_on {
+                before.is_none_or(|b| b.key(Operand::Ofmap) != t.key(Operand::Ofmap))
+                    || !mem.accumulator
+            } else {
+                visit_ended
+            };
             let out_words = t.m * t.n;
             if new_visit {
                 let v = self.out.writes.len();
@@ -2496,7 +2503,10 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
             if self.tiles_done % (1 << 12) == 0 && (self.cancel)() {
                 return Err(Error::Cancelled);
             }
-            before = Some(*t);
+            visit_ended = visit_ends;
+            if memo_on {
+                before = Some(*t);
+            }
             if let Some(nt) = following {
                 cur = nt;
             }
