@@ -58,6 +58,11 @@ pub(crate) trait Dma {
     /// advance): then loads are resolved at once.
     const EAGER: bool;
     fn issue(&mut self, t: &Transfer) -> Self::Id;
+    /// [`Self::issue`] of `t` issued no earlier than `start` instead of `t.start`.
+    #[inline(always)]
+    fn issue_at(&mut self, t: &Transfer, start: u64) -> Self::Id {
+        self.issue(&Transfer { start, ..*t })
+    }
     fn complete(&mut self, id: Self::Id) -> u64;
     fn busy_cycles(&self) -> u64;
     /// Whether the pass memo (`memo.rs`) may replay this DMA's work: it answers at issue, its
@@ -193,6 +198,10 @@ impl Dma for Bandwidth {
     const EAGER: bool = true;
     #[inline]
     fn issue(&mut self, t: &Transfer) -> u64 {
+        self.issue_at(t, t.start)
+    }
+    #[inline(always)]
+    fn issue_at(&mut self, t: &Transfer, start: u64) -> u64 {
         let bytes = if self.burst > 1 {
             bus_bytes(t, self.burst)
         } else {
@@ -203,7 +212,7 @@ impl Dma for Bandwidth {
             _ => ceil_u64(bytes as f64 / self.bytes_per_cycle),
         }
         .max(1);
-        let issue = t.start.max(self.free);
+        let issue = start.max(self.free);
         self.free = issue + cycles;
         self.busy += cycles;
         issue + cycles - 1 + self.latency
@@ -1935,7 +1944,11 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
         let mut first: Option<u64> = None;
         for tr in transfers {
             bytes += tr.bytes();
-            let (id, f) = issue_on::<D, T>(&mut self.dma, &mut self.tr, &Transfer { start, ..*tr });
+            let (id, f) = if T && self.tr.is_some() {
+                issue_on::<D, T>(&mut self.dma, &mut self.tr, &Transfer { start, ..*tr })
+            } else {
+                (self.dma.issue_at(tr, start), None)
+            };
             if T {
                 first = match (first, f) {
                     (Some(a), Some(b)) => Some(a.min(b)),
