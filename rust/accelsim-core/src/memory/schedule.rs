@@ -1206,6 +1206,13 @@ impl TileOrder {
     #[inline(always)]
     fn next(&self, t: &Tile) -> Tile {
         let mut t = *t;
+        self.advance(&mut t);
+        t
+    }
+
+    /// `t` becomes the tile after it ([`Self::next`] in place).
+    #[inline(always)]
+    fn advance(&self, t: &mut Tile) {
         // Innermost loop first; a loop that wraps carries into the next one out.
         for j in (0..3).rev() {
             let (full, step, count) = self.ext[j];
@@ -1214,14 +1221,13 @@ impl TileOrder {
                 *idx += 1;
                 *o += step;
                 *l = step.min(full - *o);
-                return t;
+                return;
             }
             *idx = 0;
             *o = 0;
             *l = step.min(full);
         }
         t.group += 1;
-        t
     }
 
     fn tile(&self, i: u64) -> Tile {
@@ -2170,10 +2176,22 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
             }
             let t = &cur;
             let at = (li, i);
-            let following = if i + 1 < n { Some(order.next(t)) } else { None };
-            self.issue_inputs(layer, at, t, true, false);
-            self.issue_inputs(layer, at, t, false, false);
-            if let Some(nt) = &following {
+            let mut nt = cur;
+            let following = if i + 1 < n {
+                order.advance(&mut nt);
+                Some(&nt)
+            } else {
+                None
+            };
+            if i == 0 || memo_on {
+                self.issue_inputs(layer, at, t, true, false);
+                self.issue_inputs(layer, at, t, false, false);
+            } else {
+                // The tile before asked for this one's inputs from every stream.
+                debug_assert!(layer.ctx.input_on_chip || self.ifmap.asked_for(at));
+                debug_assert!(self.filter.asked_for(at));
+            }
+            if let Some(nt) = following {
                 self.issue_inputs(layer, (li, i + 1), nt, true, false);
             } else if let Some(nx) = next {
                 self.issue_inputs(nx, (li + 1, 0), &nx.order.tile(0), true, true);
@@ -2408,9 +2426,9 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
                 }
             }
 
-            let visit_ends = following.is_none()
-                || !mem.accumulator
-                || following.as_ref().unwrap().key(Operand::Ofmap) != t.key(Operand::Ofmap);
+            let visit_ends = following
+                .is_none_or(|nt| nt.key(Operand::Ofmap) != t.key(Operand::Ofmap))
+                || !mem.accumulator;
             if visit_ends {
                 let st = &mut self.totals[li].st;
                 let first_contributions = if self.out.readback { 0 } else { out_words };
@@ -2507,7 +2525,7 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
                 let last = self.out.writes.len() - 1;
                 self.out.writes[last] = write;
             }
-            if let Some(nt) = &following {
+            if let Some(nt) = following {
                 self.issue_inputs(layer, (li, i + 1), nt, false, false);
             } else if let Some(nx) = next {
                 self.issue_inputs(nx, (li + 1, 0), &nx.order.tile(0), false, true);
@@ -2520,9 +2538,7 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
             if memo_on {
                 before = Some(*t);
             }
-            if let Some(nt) = following {
-                cur = nt;
-            }
+            cur = nt;
             i += 1;
         }
         if memo_on {
