@@ -1897,7 +1897,14 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
         if stream.asked_for(at) {
             return;
         }
-        let key = (at.0, t.key(stream.op));
+        // (`which` is a constant where this inlines: so is the operand)
+        let op = if which == 0 {
+            Operand::Ifmap
+        } else {
+            Operand::Filter
+        };
+        debug_assert_eq!(op, stream.op);
+        let key = (at.0, t.key(op));
         if stream.last_key == Some(key) {
             let j = stream.loads.len() - 1;
             stream.note(at, j);
