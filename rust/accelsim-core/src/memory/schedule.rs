@@ -1924,6 +1924,7 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
         key: (usize, (u64, u64, u64)),
     ) {
         let li = at.0;
+        let ifmap = which == 0;
         let stream = if which == 0 {
             &mut self.ifmap
         } else {
@@ -1945,10 +1946,15 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
         let word = stream.word_bytes;
         let g = &layer.order.gemm;
         let one;
-        let transfers: &[Transfer] = if stream.op == Operand::Ifmap && layer.addrs.conv.is_some() {
+        let transfers: &[Transfer] = if ifmap && layer.addrs.conv.is_some() {
             self.cache.inputs.get(&layer.addrs, g, t, word)
         } else {
-            one = layer.addrs.block(g, t, stream.op, word, false);
+            let op = if ifmap {
+                Operand::Ifmap
+            } else {
+                Operand::Filter
+            };
+            one = layer.addrs.block(g, t, op, word, false);
             std::slice::from_ref(&one)
         };
         let mut ids = Vec::with_capacity(if D::EAGER { 0 } else { transfers.len() });
@@ -1982,10 +1988,7 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
         });
         stream.last_key = Some(key);
         stream.note(at, j);
-        let words = match stream.op {
-            Operand::Ifmap => t.m * t.k,
-            _ => t.k * t.n,
-        };
+        let words = if ifmap { t.m * t.k } else { t.k * t.n };
         if T && self.tr.is_some() {
             if let Some(tr) = self.tr.as_mut() {
                 tr.loads[which][j % 4] = Some((first, bytes, at.1));
@@ -1994,15 +1997,12 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
         }
         let st = &mut self.totals[li].st;
         st.dram_read_bytes += bytes;
-        match stream.op {
-            Operand::Ifmap => {
-                st.dram_ifmap_bytes += bytes;
-                st.ifmap_sram_writes += words;
-            }
-            _ => {
-                st.dram_filter_bytes += bytes;
-                st.filter_sram_writes += words;
-            }
+        if ifmap {
+            st.dram_ifmap_bytes += bytes;
+            st.ifmap_sram_writes += words;
+        } else {
+            st.dram_filter_bytes += bytes;
+            st.filter_sram_writes += words;
         }
         if T && self.tr.is_some() {
             // The load that used this half before is released.
