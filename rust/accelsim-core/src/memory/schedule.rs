@@ -117,6 +117,8 @@ pub(crate) struct Bandwidth {
     /// division (for byte counts below 2^53 the quotient's rounding error is below `1/it`, the
     /// distance from a fraction to the next integer, so the float ceiling is the same).
     whole: Option<u64>,
+    /// `whole` when it is a power of two: its log (the division is a shift).
+    shift: Option<u32>,
     latency: u64,
     burst: u64,
     free: u64,
@@ -134,6 +136,9 @@ impl Bandwidth {
         Bandwidth {
             bytes_per_cycle,
             whole,
+            shift: whole
+                .filter(|w| w.is_power_of_two())
+                .map(|w| w.trailing_zeros()),
             latency,
             burst: burst.max(1),
             free: 0,
@@ -207,8 +212,9 @@ impl Dma for Bandwidth {
         } else {
             t.bytes()
         };
-        let cycles = match self.whole {
-            Some(w) if bytes < 1 << 53 => bytes.div_ceil(w),
+        let cycles = match (self.shift, self.whole) {
+            (Some(s), _) if bytes < 1 << 53 => (bytes + (1 << s) - 1) >> s,
+            (_, Some(w)) if bytes < 1 << 53 => bytes.div_ceil(w),
             _ => ceil_u64(bytes as f64 / self.bytes_per_cycle),
         }
         .max(1);
