@@ -2133,9 +2133,10 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
             && !layer.ctx.input_on_chip
             && !layer.ctx.keep_output
             && floor == 0
-            // (passes of one tile cost more to look up than to step)
-            && inner > 1
-            && n >= 8 * chunk;
+            // Passes of a few tiles, and layers of few passes, take longer to look up and
+            // record than to step (timed with `search_eval search`, docs/search.md).
+            && inner > 4
+            && n >= 16 * chunk;
         if memo_on {
             // A convolution's ifmap segments are the same for every candidate with its
             // M_t and K_t, innermost loop and pass length.

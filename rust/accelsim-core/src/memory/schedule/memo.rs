@@ -1112,4 +1112,4 @@ pub(super) fn chunk(inner: u64) -> u64 {
 }
 
 /// The longest pass.
-const CHUNK: u64 = 16;
+const CHUNK: u64 = 24;
