@@ -2116,9 +2116,10 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
         // the plan changes and at the end.
         let mut unadded = 0u64;
         let mut cur = order.tile(0);
+        // The tile before (kept for the pass memo's passes, which read it).
         let mut before: Option<Tile> = None;
-        // Whether the tile before ended its ofmap visit (the first starts one). Without the
-        // pass memo, whose passes are the only readers of `before` then, `before` is not kept.
+        // Whether the tile before ended its ofmap visit (the first starts one); after a pass
+        // taken from the memo, whether the pass's last tile did.
         let mut visit_ended = true;
         // Passes of at most `chunk` tiles along the innermost loop, taken from the memo where
         // they repeat (`memo.rs`).
@@ -2179,6 +2180,9 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
                             return Err(Error::Cancelled);
                         }
                         i += l;
+                        // (The memo runs with an accumulator: a visit ends where the ofmap
+                        // tile changes.)
+                        visit_ended = last.key(Operand::Ofmap) != next_tile.key(Operand::Ofmap);
                         cur = next_tile;
                         before = Some(last);
                         continue;
@@ -2197,11 +2201,13 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
             } else {
                 None
             };
-            if i == 0 || memo_on {
+            if i == 0 {
                 self.issue_inputs(layer, at, t, true, false);
                 self.issue_inputs(layer, at, t, false, false);
             } else {
-                // The tile before asked for this one's inputs from every stream.
+                // The tile before asked for this one's inputs from every stream (a pass taken
+                // from the memo did too: its exit state, put in the run's fields by
+                // `memo_step`, says so).
                 debug_assert!(layer.ctx.input_on_chip || self.ifmap.asked_for(at));
                 debug_assert!(self.filter.asked_for(at));
             }
@@ -2211,12 +2217,12 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
                 self.issue_inputs(nx, (li + 1, 0), &nx.order.tile(0), true, true);
             }
 
-            let new_visit = if memo_on {
-                before.is_none_or(|b| b.key(Operand::Ofmap) != t.key(Operand::Ofmap))
-                    || !mem.accumulator
-            } else {
-                visit_ended
-            };
+            debug_assert!(
+                !memo_on
+                    || visit_ended
+                        == before.is_none_or(|b| b.key(Operand::Ofmap) != t.key(Operand::Ofmap))
+            );
+            let new_visit = visit_ended;
             let out_words = t.m * t.n;
             if new_visit {
                 let v = self.out.writes.len();
