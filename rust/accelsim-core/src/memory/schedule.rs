@@ -1026,7 +1026,7 @@ impl FoldCache {
         plan: &FoldPlan,
         tile: (u64, u64, u64),
         mem: &MemoryConfig,
-    ) -> Option<Rest> {
+    ) -> Option<&Rest> {
         let pr = stepper.prev?;
         if plan.at_most_one() {
             return None;
@@ -1038,16 +1038,16 @@ impl FoldCache {
             pr.stream_start.wrapping_sub(pr.load_start),
             (stepper.index >= 2) as u64 | (plan.df as u64) << 1,
         ];
-        if let Some((k, r)) = &self.last {
-            // (Word by word, without branches: an array comparison calls `memcmp`.)
-            if k.iter().zip(&key).fold(0, |d, (a, b)| d | (a ^ b)) == 0 {
-                return *r;
-            }
+        // (Word by word, without branches: an array comparison calls `memcmp`.)
+        let same = |k: &[u64; 5]| k.iter().zip(&key).fold(0, |d, (a, b)| d | (a ^ b)) == 0;
+        if !matches!(&self.last, Some((k, _)) if same(k)) {
+            self.rest_missed(stepper, pr, plan, key, mem);
         }
-        self.rest_missed(stepper, pr, plan, key, mem)
+        self.last.as_ref().and_then(|(_, r)| r.as_ref())
     }
 
-    /// [`Self::rest`] when the last lookup was another: from the map, or stepped.
+    /// [`Self::rest`] when the last lookup was another: from the map, or stepped; made the
+    /// last lookup.
     #[inline(never)]
     fn rest_missed(
         &mut self,
@@ -1056,11 +1056,11 @@ impl FoldCache {
         plan: &FoldPlan,
         key: [u64; 5],
         mem: &MemoryConfig,
-    ) -> Option<Rest> {
+    ) {
         let n = plan.count();
         if let Some(r) = self.map.get(&key) {
             self.last = Some((key, *r));
-            return *r;
+            return;
         }
         // Step the rest from the first fold's state moved to BASE.
         let mut s = *stepper;
@@ -1128,7 +1128,6 @@ impl FoldCache {
         }
         self.map.insert(key, out);
         self.last = Some((key, out));
-        out
     }
 }
 
@@ -2408,20 +2407,22 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
             }
             // The rest of the tile's folds, from the cache.
             else if let Some(r) = self.cache.rest(&self.stepper, plan, sp.key, mem) {
+                // (Read in place: the cache holds it.)
                 let base = step.stream_start;
                 let shift = |x: u64| x + base - BASE;
-                if r.stall_bank > 0 {
-                    // Bank stalls of the rest: one interval per tile is enough to split them
-                    // over layers (they all lie within this tile's span).
-                    let until = shift(r.max_end_conflict_free.max(BASE)).max(r.stall_bank);
-                    self.charge(li, until, r.stall_bank, Cause::Bank);
-                }
+                let (stall_bank, max_cf) = (r.stall_bank, r.max_end_conflict_free);
                 end = end.max(shift(r.max_end));
                 end_cf = end_cf.max(shift(r.max_end_conflict_free));
                 stat_read = stat_read.max(shift(r.last_stationary_read));
                 stream_read = stream_read.max(shift(r.last_stream_read));
                 self.stepper.prev = Some(r.prev.rebase(BASE, base));
                 self.stepper.index += r.folds;
+                if stall_bank > 0 {
+                    // Bank stalls of the rest: one interval per tile is enough to split them
+                    // over layers (they all lie within this tile's span).
+                    let until = shift(max_cf.max(BASE)).max(stall_bank);
+                    self.charge(li, until, stall_bank, Cause::Bank);
+                }
             }
             let (ifmap_last, filter_last) = match df {
                 Dataflow::Ws => (stream_read, stat_read),
