@@ -1027,7 +1027,9 @@ impl FoldCache {
         tile: (u64, u64, u64),
         mem: &MemoryConfig,
     ) -> Option<&Rest> {
-        let pr = stepper.prev?;
+        // (By reference: the first fold just stored it field by field, and a copy would load
+        // it in wider pieces than were stored, which waits for the stores to complete.)
+        let pr = stepper.prev.as_ref()?;
         if plan.at_most_one() {
             return None;
         }
@@ -1041,7 +1043,7 @@ impl FoldCache {
         // (Word by word, without branches: an array comparison calls `memcmp`.)
         let same = |k: &[u64; 5]| k.iter().zip(&key).fold(0, |d, (a, b)| d | (a ^ b)) == 0;
         if !matches!(&self.last, Some((k, _)) if same(k)) {
-            self.rest_missed(stepper, pr, plan, key, mem);
+            self.rest_missed(stepper, *pr, plan, key, mem);
         }
         self.last.as_ref().and_then(|(_, r)| r.as_ref())
     }
