@@ -2113,9 +2113,9 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
         };
         let mut shapes = [none, none];
         let mut c = 0;
-        // Tiles of the current plan whose array statistics are not in the totals yet: without
-        // the pass memo (which reads the totals at every tile) they are added at once, when
-        // the plan changes and at the end.
+        // Tiles of the current plan whose array statistics are not in the totals yet: they are
+        // added at once, when the plan changes, at the end, and before the pass memo reads
+        // the totals (at a pass's edges).
         let mut unadded = 0u64;
         let mut cur = order.tile(0);
         // The tile before (kept for the pass memo's passes, which read it).
@@ -2167,6 +2167,10 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
             // (Divided only with the memo: a layer without it never looks.)
             let j = if memo_on { i % inner } else { 0 };
             if memo_on && i > 0 && j % chunk == 0 {
+                if unadded > 0 {
+                    self.totals[li].array.add(&shapes[c].stats.times(unadded));
+                    unadded = 0;
+                }
                 if let Some(p) = pending.take() {
                     self.memo_record(li, layer, i, p, &mut cursor);
                 }
@@ -2444,11 +2448,7 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
                 let tot = &mut self.totals[li];
                 tot.last_end = tot.last_end.max(end);
                 tot.last_end_conflict_free = tot.last_end_conflict_free.max(end_cf);
-                if memo_on {
-                    tot.array.add(&sp.stats);
-                } else {
-                    unadded += 1;
-                }
+                unadded += 1;
             }
 
             let visit_ends = following
