@@ -694,6 +694,7 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
     /// Put the run's fields in the exit state of outcome `x` at reference cycle `r`, at tile
     /// `i` (`cur`); the counts (loads, visits, folds), the write-backs, the open visit's words
     /// and the totals are already there.
+    #[inline(never)]
     fn materialize(&mut self, li: usize, i: u64, cur: &Tile, (x, r): (u32, u64)) {
         let s = self.cache.memo.t.outcomes[x as usize].exit;
         self.dma.memo_set_free(abs(s.free, r));
@@ -729,6 +730,8 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
 
     /// Before stepping tile `i` (`cur`): bring the run's fields up to date if passes were
     /// taken from the memo; the state is then known only by looking.
+    /// (Inlined: it runs at every stepped tile; `materialize` only after a pass taken.)
+    #[inline(always)]
     pub(super) fn memo_step(&mut self, li: usize, i: u64, cur: &Tile, cursor: &mut Cursor) {
         if let Some(at) = self.cache.memo.stale.take() {
             self.materialize(li, i, cur, at);
