@@ -1921,8 +1921,9 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
         self.load_input(which, layer, at, t, key);
     }
 
-    /// A new load of stream `which` for tile `at` (whose key is `key`), issued.
-    #[inline(never)]
+    /// A new load of stream `which` for tile `at` (whose key is `key`), issued. (Inlined where
+    /// `issue_input` is: `which` is then a constant, and the call's register saves go.)
+    #[inline(always)]
     fn load_input(
         &mut self,
         which: usize,
