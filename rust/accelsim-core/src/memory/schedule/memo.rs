@@ -1005,13 +1005,13 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
     /// state once a tile is stepped.
     fn take(&mut self, li: usize, x: u32, r: u64) {
         let o = &self.cache.memo.t.outcomes[x as usize];
+        // (The statistics are added in place at the end, not copied out.)
         let Tally {
-            mut st,
-            array,
             busy,
             loads,
             writes,
             folds,
+            ..
         } = o.added;
         let maxima = o.maxima.map(|t| abs(t, r));
         let exit_r = r.wrapping_add(o.shift);
@@ -1023,10 +1023,6 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
         let (ended, carried, words) = (o.ended, o.carried, o.words);
         let now = self.out.words;
         let d = now.wrapping_sub(words);
-        if ended {
-            st.ofmap_sram_reads = st.ofmap_sram_reads.wrapping_add(d);
-            st.ofmap_sram_writes = st.ofmap_sram_writes.wrapping_add(d);
-        }
         self.out.words = if carried {
             exit_words.wrapping_add(d)
         } else {
@@ -1052,9 +1048,15 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
             *a = (*a).max(b);
         }
         self.set_maxima(li, m);
+        let added = &self.cache.memo.t.outcomes[x as usize].added;
         let tot = &mut self.totals[li];
-        tot.st.add(&st);
-        tot.array.add(&array);
+        tot.st.add(&added.st);
+        tot.array.add(&added.array);
+        if ended {
+            let st = &mut tot.st;
+            st.ofmap_sram_reads = st.ofmap_sram_reads.wrapping_add(d);
+            st.ofmap_sram_writes = st.ofmap_sram_writes.wrapping_add(d);
+        }
         self.cache.memo.stale = Some((x, exit_r));
     }
 
