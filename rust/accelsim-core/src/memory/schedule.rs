@@ -949,6 +949,11 @@ impl InputMemo {
         let start = block.transfers.len();
         addrs.input_transfers_into(g, t, Operand::Ifmap, word, &mut block.transfers);
         let len = block.transfers.len() - start;
+        if start == 0 {
+            // The block's first tile: room for as many transfers in every tile at once (the
+            // tiles' are alike in number), not grown and copied over and over as they come.
+            block.transfers.reserve(len * (block.slots.len() - 1));
+        }
         self.held += len;
         block.slots[i] = (start as u32, len as u32);
         &block.transfers[start..]
