@@ -1181,6 +1181,16 @@ struct TileOrder {
 }
 
 impl Tile {
+    /// The index along `d`.
+    #[inline(always)]
+    fn index(&self, d: Dim) -> u64 {
+        match d {
+            Dim::M => self.im,
+            Dim::K => self.ik,
+            Dim::N => self.in_,
+        }
+    }
+
     /// The index, origin and extent along `d`.
     #[inline(always)]
     fn along(&mut self, d: Dim) -> (&mut u64, &mut u64, &mut u64) {
@@ -2166,13 +2176,22 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
             };
             self.cache.memo.reset(context, ifmap);
         }
+        // Which indices along the innermost loop begin a pass (looked up at every tile, not
+        // divided).
+        let pass_starts: Vec<bool> = if memo_on {
+            (0..inner).map(|j| j % chunk == 0).collect()
+        } else {
+            Vec::new()
+        };
         let mut pending: Option<memo::Pending> = None;
         let mut cursor = memo::Cursor::default();
         let mut i = 0;
         while i < n {
             // (Divided only with the memo: a layer without it never looks.)
-            let j = if memo_on { i % inner } else { 0 };
-            if memo_on && i > 0 && j % chunk == 0 {
+            // (Read from the tile, not divided out: only the memo reads it.)
+            let j = if memo_on { cur.index(order.dims[2]) } else { 0 };
+            debug_assert!(!memo_on || j == i % inner);
+            if memo_on && i > 0 && pass_starts[j as usize] {
                 if unadded > 0 {
                     self.totals[li].array.add(&shapes[c].stats.times(unadded));
                     unadded = 0;
