@@ -960,6 +960,9 @@ impl InputMemo {
     }
 }
 
+/// The operands of the input streams, by stream index (`Sim::ifmap`, `Sim::filter`).
+const INPUTS: [Operand; 2] = [Operand::Ifmap, Operand::Filter];
+
 /// A multiplicative hasher for the cache's small integer keys.
 #[derive(Default)]
 struct Mix(u64);
@@ -977,7 +980,15 @@ impl Hasher for Mix {
         }
     }
     fn write_u64(&mut self, x: u64) {
-        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        self.0 = Mix::mix(self.0, x);
+    }
+}
+
+impl Mix {
+    /// Hash `h` with `x` mixed in.
+    #[inline(always)]
+    fn mix(h: u64, x: u64) -> u64 {
+        (h.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95)
     }
 }
 
@@ -1921,11 +1932,7 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
             return;
         }
         // (`which` is a constant where this inlines: so is the operand)
-        let op = if which == 0 {
-            Operand::Ifmap
-        } else {
-            Operand::Filter
-        };
+        let op = INPUTS[which];
         debug_assert_eq!(op, stream.op);
         let key = (at.0, t.key(op));
         if stream.last_key == Some(key) {
@@ -1934,6 +1941,16 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
             return;
         }
         self.load_input(which, layer, at, t, key);
+    }
+
+    /// Add to layer `li`'s array statistics those of `tiles` tiles of one shape (`stats` each),
+    /// not added yet; none are left.
+    #[inline(always)]
+    fn add_tiles(&mut self, li: usize, stats: &GemmStats, tiles: &mut u64) {
+        if *tiles > 0 {
+            self.totals[li].array.add(&stats.times(*tiles));
+            *tiles = 0;
+        }
     }
 
     /// A new load of stream `which` for tile `at` (whose key is `key`), issued. (Inlined where
@@ -1973,12 +1990,7 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
         let transfers: &[Transfer] = if ifmap && layer.addrs.conv.is_some() {
             self.cache.inputs.get(&layer.addrs, g, t, word)
         } else {
-            let op = if ifmap {
-                Operand::Ifmap
-            } else {
-                Operand::Filter
-            };
-            one = layer.addrs.block(g, t, op, word, false);
+            one = layer.addrs.block(g, t, INPUTS[which], word, false);
             std::slice::from_ref(&one)
         };
         let mut ids = Vec::with_capacity(if D::EAGER { 0 } else { transfers.len() });
@@ -2187,15 +2199,11 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
         let mut cursor = memo::Cursor::default();
         let mut i = 0;
         while i < n {
-            // (Divided only with the memo: a layer without it never looks.)
             // (Read from the tile, not divided out: only the memo reads it.)
             let j = if memo_on { cur.index(order.dims[2]) } else { 0 };
             debug_assert!(!memo_on || j == i % inner);
             if memo_on && i > 0 && pass_starts[j as usize] {
-                if unadded > 0 {
-                    self.totals[li].array.add(&shapes[c].stats.times(unadded));
-                    unadded = 0;
-                }
+                self.add_tiles(li, &shapes[c].stats, &mut unadded);
                 if let Some(p) = pending.take() {
                     self.memo_record(li, layer, i, p, &mut cursor);
                 }
@@ -2349,10 +2357,7 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
                 Operand::Ofmap => out_ready,
             };
             if (t.m, t.k, t.n) != shapes[c].key {
-                if unadded > 0 {
-                    self.totals[li].array.add(&shapes[c].stats.times(unadded));
-                    unadded = 0;
-                }
+                self.add_tiles(li, &shapes[c].stats, &mut unadded);
                 // Back to the shape before (tiles at a ragged edge alternate with full ones),
                 // or a new one in its place.
                 c ^= 1;
@@ -2594,7 +2599,7 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
         if memo_on {
             self.cache.memo.finish();
         }
-        self.totals[li].array.add(&shapes[c].stats.times(unadded));
+        self.add_tiles(li, &shapes[c].stats, &mut unadded);
         if layer.ctx.input_on_chip {
             // The resident input held the ifmap buffer until its last read: the next loads
             // into either half start after it.

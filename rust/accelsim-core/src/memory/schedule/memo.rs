@@ -56,14 +56,6 @@ fn depends_on(op: Operand, d: Dim) -> bool {
     )
 }
 
-fn index_of(t: &Tile, d: Dim) -> u64 {
-    match d {
-        Dim::M => t.im,
-        Dim::K => t.ik,
-        Dim::N => t.in_,
-    }
-}
-
 impl TileOrder {
     /// Tile `t` with its innermost loop's index set to `j`.
     fn with_inner(&self, t: &Tile, j: u64) -> Tile {
@@ -81,14 +73,14 @@ impl TileOrder {
         let [d0, d1, _] = self.dims;
         let c = self.counts;
         if op == Operand::Ofmap {
-            return ((t.group * c[0] + index_of(t, d0)) * c[1] + index_of(t, d1)) as usize;
+            return ((t.group * c[0] + t.index(d0)) * c[1] + t.index(d1)) as usize;
         }
         let (other, count) = if depends_on(op, d0) {
             (d0, c[0])
         } else {
             (d1, c[1])
         };
-        (t.group * count + index_of(t, other)) as usize
+        (t.group * count + t.index(other)) as usize
     }
 }
 
@@ -581,7 +573,7 @@ const CONTENTS_LIMIT: usize = 1 << 14;
 /// word by word). Four words at a time in four independent lanes, as `Mix` mixes one (a
 /// single chain waits on every multiply), then the lanes and the rest mixed into one.
 fn hash_of(key: &[u64]) -> u64 {
-    let mix = |h: u64, x: u64| (h.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    let mix = Mix::mix;
     let mut lanes = [0u64, 1, 2, 3];
     let mut quads = key.chunks_exact(4);
     for q in &mut quads {
