@@ -1049,11 +1049,21 @@ impl FoldCache {
         if plan.at_most_one() {
             return None;
         }
+        // How long before its stream start the first fold began loading its stationary rows
+        // (0 for OS): the rest depends on it only where the second fold's load has no bank
+        // bound (a double-buffered stationary operand at the layer's first tile). Any bank
+        // bound lies at or after the first fold's stream start, after its last row was loaded
+        // (`Stepper::step`: the stream starts after the load's last row), so it wins.
+        let gap = if stepper.stationary_double_buffer && stepper.index < 2 {
+            pr.stream_start.wrapping_sub(pr.load_start)
+        } else {
+            0
+        };
         let key = [
             tile.0,
             tile.1,
             tile.2,
-            pr.stream_start.wrapping_sub(pr.load_start),
+            gap,
             (stepper.index >= 2) as u64 | (plan.df as u64) << 1,
         ];
         // (Word by word, without branches: an array comparison calls `memcmp`.)
