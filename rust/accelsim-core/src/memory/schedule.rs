@@ -2405,17 +2405,21 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
             let mut end_cf = step.end - step.conflict_tail;
             let stall = step.stream_start - step.array_stream_start;
             if stall > 0 {
+                // Else the operand the stream waited for last (on a tie the first of ifmap,
+                // filter, ofmap).
                 let cause = if step.waited_on_load {
                     stationary_op
                 } else {
-                    let candidates: &[Operand] = match df {
-                        Dataflow::Os => &[Operand::Ifmap, Operand::Filter, Operand::Ofmap],
-                        _ => &[stream_op, Operand::Ofmap],
+                    let input = match df {
+                        Dataflow::Os if filter_ready > ifmap_ready => Operand::Filter,
+                        Dataflow::Os => Operand::Ifmap,
+                        _ => stream_op,
                     };
-                    *candidates
-                        .iter()
-                        .max_by_key(|op| (ready_of(**op), std::cmp::Reverse(**op as u8)))
-                        .unwrap()
+                    if out_ready > ready_of(input) {
+                        Operand::Ofmap
+                    } else {
+                        input
+                    }
                 };
                 let cause = match cause {
                     Operand::Ifmap => Cause::Ifmap,
