@@ -2147,7 +2147,17 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
         // first tile switches).
         let none = ShapePlan {
             key: (u64::MAX, u64::MAX, u64::MAX),
-            ..ShapePlan::new(array, mem, (1, 1, 1))?
+            plan: FoldPlan::new(array, 1, 1, 1),
+            stats: GemmStats::default(),
+            words: 0,
+            fold0: (
+                Shape {
+                    rows: 1,
+                    cols: 1,
+                    vectors: 1,
+                },
+                Rates { stream: 1, load: 1 },
+            ),
         };
         let mut shapes = [none, none];
         let mut c = 0;
@@ -2799,33 +2809,41 @@ fn prepare(
     mem: &MemoryConfig,
     opts: ScheduleOptions,
 ) -> Result<Vec<Prepared>> {
-    layers
-        .iter()
-        .enumerate()
-        .map(|(i, l)| {
-            let a = ArrayConfig::new(ArrayParams {
-                dataflow: l.dataflow,
-                ..array.params()
-            })?;
-            let order = TileOrder::new(l.gemm, l.tiling);
-            if order.total > MAX_FOLDS {
-                return Err(Error::config(
-                    "tiling",
-                    format!("{} tiles; at most {MAX_FOLDS} per layer", order.total),
-                ));
-            }
-            Ok(Prepared {
-                array: a,
-                order,
-                addrs: Addresses::new(&l.gemm, mem, l.conv),
-                ctx: LayerCtx {
-                    input_on_chip: l.input_on_chip,
-                    keep_output: layers.get(i + 1).is_some_and(|n| n.input_on_chip),
-                    write_through: opts.write_through,
-                },
-            })
-        })
+    (0..layers.len())
+        .map(|i| prepare_layer(array, layers, i, mem, opts))
         .collect()
+}
+
+/// Layer `i` of `layers` prepared to run.
+fn prepare_layer(
+    array: &ArrayConfig,
+    layers: &[PlannedLayer],
+    i: usize,
+    mem: &MemoryConfig,
+    opts: ScheduleOptions,
+) -> Result<Prepared> {
+    let l = &layers[i];
+    let a = ArrayConfig::new(ArrayParams {
+        dataflow: l.dataflow,
+        ..array.params()
+    })?;
+    let order = TileOrder::new(l.gemm, l.tiling);
+    if order.total > MAX_FOLDS {
+        return Err(Error::config(
+            "tiling",
+            format!("{} tiles; at most {MAX_FOLDS} per layer", order.total),
+        ));
+    }
+    Ok(Prepared {
+        array: a,
+        order,
+        addrs: Addresses::new(&l.gemm, mem, l.conv),
+        ctx: LayerCtx {
+            input_on_chip: l.input_on_chip,
+            keep_output: layers.get(i + 1).is_some_and(|n| n.input_on_chip),
+            write_through: opts.write_through,
+        },
+    })
 }
 
 /// Finish a standalone layer as `run_tiles` does: the tail after the last result is the wait
@@ -2883,16 +2901,18 @@ fn layer_on<D: Dma>(
         dataflow: array.dataflow(),
         input_on_chip: false,
     };
-    let prepared = prepare(
+    // (One layer: prepared without a vector.)
+    let prepared = prepare_layer(
         array,
         std::slice::from_ref(&l),
+        0,
         mem,
         ScheduleOptions::default(),
     )?;
     let mut sim = Sim::new(mem, dma, array, cache, cancel);
     sim.memo = !sim.cache.memo.off;
     sim.totals.push(LayerTotals::default());
-    sim.run_layer(0, &prepared[0], None)?;
+    sim.run_layer(0, &prepared, None)?;
     let r = finish_layer(&mut sim, array, tiling);
     Ok((r, sim.dma))
 }
