@@ -2911,7 +2911,9 @@ fn layer_on<D: Dma>(
     )?;
     let mut sim = Sim::new(mem, dma, array, cache, cancel);
     sim.memo = !sim.cache.memo.off;
-    sim.totals.push(LayerTotals::default());
+    // (Allocated at their size: no vector grown from empty per candidate.)
+    sim.totals = vec![LayerTotals::default()];
+    sim.out.done = vec![0];
     sim.run_layer(0, &prepared, None)?;
     let r = finish_layer(&mut sim, array, tiling);
     Ok((r, sim.dma))
