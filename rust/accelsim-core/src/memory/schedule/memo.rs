@@ -15,7 +15,12 @@
 //! - a time the pass only ever takes a maximum of with later times it knows bounds for (the
 //!   DMA engine free before the pass's first transfer may start, a load ready before the
 //!   array can read it, a visit's readiness or latest result before the pass's first fold
-//!   could pass them) is "early", whatever its value;
+//!   could pass them) is "early", whatever its value; and so, where the DMA engine's free
+//!   cycle is in the key (it is only ever free later), is a time that only sets when a
+//!   transfer may start (the last read of a double buffer's other half, a write-back a
+//!   read-back waits for) at or before that cycle;
+//! - the previous fold's stationary load (WS, IS) where a bank bound at or after its last row
+//!   sets the next fold's load bound (`PassState::load_read`);
 //! - the write-backs of earlier visits, when the pass neither begins nor ends a visit (it
 //!   does not look at them and they stay as they are);
 //! - the maxima kept only for the report (latest write-back and result), and the words the
@@ -151,7 +156,8 @@ impl StreamState {
         }
     }
 
-    fn push(&self, key: &mut Vec<u64>) {
+    /// Key words; `dma_floor`: see `PassState::push`.
+    fn push(&self, dma_floor: Option<i64>, key: &mut Vec<u64>) {
         key.push(self.loads as u64);
         match self.asked {
             Some((t, ready, read)) => {
@@ -162,7 +168,8 @@ impl StreamState {
             None => key.push(0),
         }
         if let Some(t) = self.reused {
-            push_time(key, t, None);
+            // Read only as the start of the next load into its half (after it).
+            push_time(key, t, dma_floor.map(|f| f - 1));
         }
     }
 
@@ -201,6 +208,10 @@ pub(super) struct PassState {
     out: OutState,
     prev: Prev,
     index_past_first_two: bool,
+    /// WS and IS: the first fold's stationary load bound reads the last fold's load (its
+    /// start, rows and last row), which is only so for a double-buffered stationary operand
+    /// before the layer's third fold (`pass_state`).
+    load_read: bool,
     /// The first fold streams from `stream_floor` on and ends at `end_floor` or later.
     stream_floor: i64,
     end_floor: i64,
@@ -249,14 +260,28 @@ impl PassState {
         }
         key.push(touched as u64);
         push_time(key, self.free, first_issue);
+        // The DMA is free from `free` on and only ever later (its transfers start at their
+        // issue cycle or when it is free, whichever comes last): where `free` is in the key,
+        // a transfer the pass (or any later one) asks to start at `free` or before starts
+        // when the DMA is free, whatever cycle it asked for. So the last read of a double
+        // buffer's other half (the next load into it starts after it) is early before
+        // `free`; so is a write-back of the ring that a visit of the pass waits for: its
+        // read-back starts after it (early before `free`), or else it sets when the visit's
+        // first fold may stream (early before `stream_floor`).
+        let dma_floor = match (self.free, first_issue) {
+            (Some(v), Some(f)) if v > f => Some(v),
+            (Some(v), None) => Some(v),
+            _ => None,
+        };
         for s in &self.streams {
-            s.push(key);
+            s.push(dma_floor, key);
         }
         if touched {
             key.push(o.count as u64);
+            let floor = dma_floor.map(|f| f.min(self.stream_floor) - 1);
             for w in &o.writes[..o.count] {
                 match w {
-                    Some(t) => push_time(key, *t, None),
+                    Some(t) => push_time(key, *t, floor),
                     None => key.push(3),
                 }
             }
@@ -264,18 +289,16 @@ impl PassState {
         push_time(key, o.ready, Some(self.stream_floor));
         push_time(key, o.end, Some(self.end_floor));
         key.push(o.readback as u64);
-        // Only the fields the dataflow's rules read (`Stepper::step`).
+        // Only the fields the dataflow's rules read (`Stepper::step`). OS: the last fold's
+        // stream, pair interval and last copy (not its rows: its load start is its stream
+        // start). WS and IS: its stream, and its load only where the first fold's load bound
+        // reads it (`load_read`).
         let p = &self.prev;
-        key.extend_from_slice(&[
-            p.load_start,
-            p.stream_start,
-            p.rows,
-            p.vectors,
-            p.last_vector,
-        ]);
+        key.extend_from_slice(&[p.stream_start, p.vectors, p.last_vector]);
         match self.df {
             Dataflow::Os => key.extend_from_slice(&[p.pair_interval, p.last_copy]),
-            _ => key.push(p.last_row),
+            _ if self.load_read => key.extend_from_slice(&[p.load_start, p.rows, p.last_row]),
+            _ => {}
         }
         key.push(self.index_past_first_two as u64);
     }
@@ -640,14 +663,31 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
         let r = pr.stream_start;
         let st = &self.stepper;
         // Lower bounds of what the pass's first tile's first fold does (`Stepper::step`):
-        // it streams from `r + 1` on (after the last fold's vectors), loads its stationary
-        // rows after the last fold's, and ends a pipeline after its first vector.
-        let stream_floor = 1;
+        // it streams after the last fold's last vector (every dataflow's stream bound is at
+        // least `last_vector + 1`), and ends a pipeline after its first vector. WS and IS load
+        // their stationary rows at the bound `p0` or later: the last fold's last row + 1
+        // (`p0`'s first term) is at most its stream start, and so at most either bank bound
+        // (`last_vector + lag` without double buffering, `stream_start + lag` from the
+        // layer's third fold on, `lag` >= 0), which then set `p0` and never read the last
+        // fold's load (`load_read` false); the conflict-free bound likewise (its load term,
+        // `load_start + rows`, is at most `last_row + 1`).
+        let last_vector = pr.last_vector.wrapping_sub(r) as i64;
+        let stream_floor = last_vector + 1;
+        let load_read = df != Dataflow::Os && st.stationary_double_buffer && st.index < 2;
         let (stationary_floor, end_floor) = match df {
-            Dataflow::Os => (stream_floor, 1 + (st.lm + st.la + st.drain) as i64),
+            Dataflow::Os => (
+                stream_floor,
+                stream_floor + (st.lm + st.la + st.drain) as i64,
+            ),
             _ => (
-                pr.last_row.wrapping_sub(r) as i64 + 1,
-                1 + (st.rows * st.la + st.lm) as i64,
+                if load_read {
+                    pr.last_row.wrapping_sub(r) as i64 + 1
+                } else if st.stationary_double_buffer {
+                    0
+                } else {
+                    last_vector
+                },
+                stream_floor + (st.rows * st.la + st.lm) as i64,
             ),
         };
         let floor_of = |op: Operand| match (df, op) {
@@ -676,6 +716,7 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
             },
             prev: pr.rebase(r, 0),
             index_past_first_two: self.stepper.index >= 2,
+            load_read,
             stream_floor,
             end_floor,
             stationary_floor,
