@@ -2621,7 +2621,7 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
             i += 1;
         }
         if memo_on {
-            self.cache.memo.finish();
+            self.memo_finish(li);
         }
         self.add_tiles(li, &shapes[c].stats, &mut unadded);
         if layer.ctx.input_on_chip {

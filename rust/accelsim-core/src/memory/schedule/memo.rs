@@ -27,8 +27,9 @@
 //!   open visit has accumulated (they add to the statistics when it ends): the pass's own
 //!   part is recorded and added.
 //!
-//! Passes taken one after another only move counters and totals; the run's fields are put in
-//! the last one's end state when a tile is stepped again. Recorded passes are kept per
+//! Passes taken one after another only move counters and totals (a run of the same outcome
+//! adds its statistics once, times the run's length); the run's fields are put in the last
+//! one's end state when a tile is stepped again. Recorded passes are kept per
 //! context (array, buffers, layer, tile sizes, DMA parameters): candidates that differ only
 //! in loop order share them, and so do a convolution's ifmap segments (its input windows,
 //! the same for every candidate with its `M_t` and `K_t`).
@@ -489,6 +490,11 @@ pub struct PassMemo {
     /// The run's fields are behind (passes were taken from the memo): the exit of this
     /// outcome, at this reference cycle, is where they are to be put before a tile is stepped.
     stale: Option<(u32, u64)>,
+    /// The outcome taken last, how many times in a row, and the open visits' words those
+    /// passes ended (wrapping: see `take`): not in the totals yet (added when another is
+    /// taken and when the layer ends). The totals are only read as differences over a pass
+    /// being recorded, during which none is taken.
+    unadded: Option<(u32, u64, u64)>,
     key: Vec<u64>,
     sig: Vec<u64>,
     scratch: Vec<Transfer>,
@@ -552,6 +558,7 @@ impl PassMemo {
             }
         }
         self.stale = None;
+        self.unadded = None;
         for r in &mut self.rows {
             r.clear();
         }
@@ -1081,16 +1088,40 @@ impl<D: Dma, const T: bool> Sim<'_, '_, D, T> {
             *a = (*a).max(b);
         }
         self.set_maxima(li, m);
-        let added = &self.cache.memo.t.outcomes[x as usize].added;
-        let tot = &mut self.totals[li];
-        tot.st.add(&added.st);
-        tot.array.add(&added.array);
-        if ended {
-            let st = &mut tot.st;
-            st.ofmap_sram_reads = st.ofmap_sram_reads.wrapping_add(d);
-            st.ofmap_sram_writes = st.ofmap_sram_writes.wrapping_add(d);
+        // The statistics it added, and the open visit's words if it ended: once per run of the
+        // same outcome taken.
+        if !matches!(self.cache.memo.unadded, Some((y, ..)) if y == x) {
+            self.memo_add_taken(li);
         }
-        self.cache.memo.stale = Some((x, exit_r));
+        let memo = &mut self.cache.memo;
+        let (_, n, words) = memo.unadded.get_or_insert((x, 0, 0));
+        *n += 1;
+        if ended {
+            *words = words.wrapping_add(d);
+        }
+        memo.stale = Some((x, exit_r));
+    }
+
+    /// Add to layer `li`'s totals the statistics of the passes taken and not added yet
+    /// (`PassMemo::unadded`).
+    fn memo_add_taken(&mut self, li: usize) {
+        let memo = &mut self.cache.memo;
+        if let Some((x, n, words)) = memo.unadded.take() {
+            let added = &memo.t.outcomes[x as usize].added;
+            let tot = &mut self.totals[li];
+            tot.st.add(&added.st.times(n));
+            tot.array.add(&added.array.times(n));
+            // (Last: the words may be less than the recorded passes' own, never than all.)
+            let st = &mut tot.st;
+            st.ofmap_sram_reads = st.ofmap_sram_reads.wrapping_add(words);
+            st.ofmap_sram_writes = st.ofmap_sram_writes.wrapping_add(words);
+        }
+    }
+
+    /// End layer `li`: the statistics of the passes taken are all added.
+    pub(super) fn memo_finish(&mut self, li: usize) {
+        self.memo_add_taken(li);
+        self.cache.memo.finish();
     }
 
     /// Record the pass `p` started, now that it has ended at tile `i`; the run's state there
