@@ -1976,7 +1976,7 @@ impl<'m, 'c, D: Dma, const T: bool> Sim<'m, 'c, D, T> {
     ) {
         let li = at.0;
         let ifmap = which == 0;
-        let stream = if which == 0 {
+        let stream = if ifmap {
             &mut self.ifmap
         } else {
             &mut self.filter
